@@ -1,0 +1,1 @@
+"""Helpers that sit beside the engine: ``edges`` (unmapped, flatten) and ``notifications``."""

@@ -1,0 +1,564 @@
+"""State handlers that tell a person when a task or flow changes state.
+
+A *state handler* is any callable ``handler(obj, old_state, new_state)`` that
+returns the state to continue with (or ``None`` to keep ``new_state``); ``obj``
+is the Task or Flow whose state changed. Attach handlers with
+``@task(state_handlers=[...])`` or ``Flow(..., state_handlers=[...])``.
+
+The notifiers here are curried as in Prefect 1: call one with keyword
+arguments only and it returns a handler with those settings bound; call it with
+``(obj, old_state, new_state)`` and it acts at once.
+
+======================  =====================================================
+``callback_factory``    build a handler from ``fn(obj, state)`` and a check
+``slack_notifier``      post to a Slack incoming webhook (``urllib``)
+``email_notifier``      send an e-mail over SMTP (``smtplib``)
+``gmail_notifier``      ``email_notifier`` preset for smtp.gmail.com:465 (SSL)
+======================  =====================================================
+
+A notifier never fails the run: when its server cannot be reached, times out
+or answers with an error, it logs a warning on the ``perfect_nb.notifications``
+logger and returns ``new_state`` unchanged. Missing configuration (no webhook
+URL, no SMTP host) is a mistake in the flow, so it raises ``ValueError`` when
+the handler is created.
+
+>>> from types import SimpleNamespace
+>>> from perfect_nb.engine.state import Failed, Success
+>>> handler = slack_notifier(only_states=[Failed],
+...                          webhook_url="https://hooks.example.com/T0/B0/x")
+>>> load, done = SimpleNamespace(name="load"), Success()
+>>> handler(load, None, done) is done      # not a failure: nothing is sent
+True
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import smtplib
+import ssl
+import time
+import urllib.parse
+import urllib.request
+from email.message import EmailMessage
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
+
+from perfect_nb.engine.state import State
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "callback_factory",
+    "email_message",
+    "email_notifier",
+    "gmail_notifier",
+    "slack_message",
+    "slack_notifier",
+    "state_color",
+]
+
+logger = logging.getLogger("perfect_nb.notifications")
+
+#: Seconds a notifier waits for its server before giving up with a warning.
+DEFAULT_TIMEOUT = 10.0
+
+SLACK_URL_ENV = "SLACK_WEBHOOK_URL"
+SMTP_HOST_ENV = "PERFECT_NB_SMTP_HOST"
+SMTP_PORT_ENV = "PERFECT_NB_SMTP_PORT"
+USERNAME_ENV = "PERFECT_NB_EMAIL_USERNAME"
+PASSWORD_ENV = "PERFECT_NB_EMAIL_PASSWORD"
+
+_SMTP_DEFAULT_PORTS = {"SSL": 465, "STARTTLS": 587, "INSECURE": 25}
+
+# First match along the state's class hierarchy wins.
+_COLORS = {
+    "TimedOut": "#b3261e",
+    "Failed": "#d93025",
+    "Cancelled": "#6b6b6b",
+    "Skipped": "#9aa0a6",
+    "Cached": "#1e8e5a",
+    "Success": "#2eb67d",
+    "Looped": "#8e6ad8",
+    "Retrying": "#f2a900",
+    "Paused": "#c58af9",
+    "Running": "#1a73e8",
+    "Pending": "#bdc1c6",
+}
+_DEFAULT_COLOR = "#dadce0"
+
+StateHandler = Callable[[Any, Optional[State], State], Optional[State]]
+StateClasses = Optional[Union[type, Iterable[type]]]
+
+
+# --------------------------------------------------------------------------
+# callback_factory
+# --------------------------------------------------------------------------
+def callback_factory(
+    fn: Callable[[Any, State], Any], check: Callable[[State], bool]
+) -> StateHandler:
+    """Make a state handler that calls ``fn(obj, new_state)`` when ``check(new_state)``.
+
+    The handler always returns ``new_state``; what ``fn`` returns is ignored
+    and what it raises is not caught (it is your code).
+
+    >>> from types import SimpleNamespace
+    >>> from perfect_nb.engine.state import Running, Success
+    >>> seen = []
+    >>> handler = callback_factory(lambda obj, s: seen.append(obj.name),
+    ...                            lambda s: s.is_successful())
+    >>> job = SimpleNamespace(name="job")
+    >>> handler(job, None, Running()) and handler(job, Running(), Success())
+    <Success>
+    >>> seen
+    ['job']
+    """
+
+    def state_handler(obj: Any, old_state: Optional[State], new_state: State) -> State:
+        if check(new_state):
+            fn(obj, new_state)
+        return new_state
+
+    state_handler.__qualname__ = f"callback_factory.<{getattr(fn, '__name__', 'fn')}>"
+    return state_handler
+
+
+# --------------------------------------------------------------------------
+# message content, shared by every channel
+# --------------------------------------------------------------------------
+def _kind(obj: Any) -> str:
+    """'Flow' for flows; anything else a handler is attached to is a task."""
+    return "Flow" if any(k.__name__ == "Flow" for k in type(obj).__mro__) else "Task"
+
+
+def _describe(obj: Any, state: State) -> tuple[str, str, str, str]:
+    """Return (kind, name, state name, message) for ``obj`` entering ``state``."""
+    name = str(getattr(obj, "name", None) or obj)
+    message = state.message if state.message else "(no message)"
+    return _kind(obj), name, type(state).__name__, str(message)
+
+
+def state_color(state: State) -> str:
+    """Hex colour used for ``state`` in messages (red failures, green successes).
+
+    >>> from perfect_nb.engine.state import Failed, TriggerFailed
+    >>> state_color(TriggerFailed()) == state_color(Failed())
+    True
+    """
+    for klass in type(state).__mro__:
+        if klass.__name__ in _COLORS:
+            return _COLORS[klass.__name__]
+    return _DEFAULT_COLOR
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_message(obj: Any, state: State, old_state: Optional[State] = None) -> dict:
+    """The JSON body posted to a Slack incoming webhook.
+
+    >>> from types import SimpleNamespace
+    >>> from perfect_nb.engine.state import Failed
+    >>> body = slack_message(SimpleNamespace(name="load"), Failed("disk full"))
+    >>> body["text"]
+    "Task 'load' is now Failed: disk full"
+    >>> [f["value"] for f in body["attachments"][0]["fields"]]
+    ['Failed', 'disk full']
+    """
+    kind, name, state_name, message = (_slack_escape(s) for s in _describe(obj, state))
+    text = f"{kind} '{name}' is now {state_name}: {message}"
+    fields = [
+        {"title": "State", "value": state_name, "short": True},
+        {"title": "Message", "value": message, "short": False},
+    ]
+    if old_state is not None:
+        fields.insert(1, {"title": "Previous state", "value": type(old_state).__name__, "short": True})
+    return {
+        "text": text,
+        "attachments": [
+            {
+                "fallback": text,
+                "color": state_color(state),
+                "title": f"{kind}: {name}",
+                "fields": fields,
+                "footer": "perfect_nb",
+                "ts": int(time.time()),
+            }
+        ],
+    }
+
+
+def email_message(
+    obj: Any,
+    state: State,
+    to: Union[str, Sequence[str]],
+    from_addr: str,
+    old_state: Optional[State] = None,
+) -> EmailMessage:
+    """The e-mail sent for ``obj`` entering ``state``: a plain-text and an HTML part.
+
+    >>> from types import SimpleNamespace
+    >>> from perfect_nb.engine.state import Failed
+    >>> msg = email_message(SimpleNamespace(name="load"), Failed("disk full"),
+    ...                     to="me@example.com", from_addr="bot@example.com")
+    >>> msg["Subject"]
+    "[perfect_nb] Task 'load' is now Failed"
+    >>> msg.get_body(("plain",)).get_content().splitlines()[0]
+    "Task 'load' is now Failed: disk full"
+    """
+    kind, name, state_name, message = _describe(obj, state)
+    previous = type(old_state).__name__ if old_state is not None else None
+    plain = [f"{kind} '{name}' is now {state_name}: {message}", ""]
+    plain.append(f"State: {state_name}")
+    if previous:
+        plain.append(f"Previous state: {previous}")
+    plain.append(f"Message: {message}")
+
+    e = html.escape
+    rows = [("State", state_name)] + ([("Previous state", previous)] if previous else [])
+    rows.append(("Message", message))
+    table = "".join(f"<tr><th align='left'>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
+    body_html = (
+        f"<html><body><h3 style='border-left:6px solid {state_color(state)};padding-left:8px'>"
+        f"{e(kind)} <code>{e(name)}</code> is now {e(state_name)}</h3>"
+        f"<table>{table}</table><p style='color:#888'>perfect_nb</p></body></html>"
+    )
+
+    msg = EmailMessage()
+    msg["Subject"] = " ".join(f"[perfect_nb] {kind} '{name}' is now {state_name}".split())
+    msg["From"] = from_addr
+    msg["To"] = to if isinstance(to, str) else ", ".join(to)
+    msg.set_content("\n".join(plain) + "\n")
+    msg.add_alternative(body_html, subtype="html")
+    return msg
+
+
+# --------------------------------------------------------------------------
+# notifiers
+# --------------------------------------------------------------------------
+def _state_classes(value: StateClasses, arg: str) -> tuple:
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, type) else list(value)
+    for item in items:
+        if not (isinstance(item, type) and issubclass(item, State)):
+            raise TypeError(
+                f"{arg} takes state classes such as [Failed, Retrying]; got {item!r}."
+            )
+    return tuple(items)
+
+
+class _Notifier:
+    """A state handler with its settings bound. Subclasses implement ``_send``."""
+
+    channel = "notification"
+
+    def __init__(self, only_states: StateClasses, ignore_states: StateClasses, timeout: float):
+        self.only_states = _state_classes(only_states, "only_states")
+        self.ignore_states = _state_classes(ignore_states, "ignore_states")
+        if not timeout or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}.")
+        self.timeout = float(timeout)
+
+    def wants(self, state: State) -> bool:
+        """Whether a change into ``state`` is sent (``ignore_states`` wins over ``only_states``)."""
+        if self.ignore_states and isinstance(state, self.ignore_states):
+            return False
+        return not self.only_states or isinstance(state, self.only_states)
+
+    def __call__(self, tracked_obj: Any, old_state: Optional[State], new_state: State) -> State:
+        if self.wants(new_state):
+            try:
+                self._send(tracked_obj, old_state, new_state)
+            except Exception as exc:  # a notification must never fail a run
+                logger.warning(
+                    "Could not send %s notification about %r entering %s (via %s): %s: %s",
+                    self.channel,
+                    getattr(tracked_obj, "name", tracked_obj),
+                    type(new_state).__name__,
+                    self._target(),
+                    type(exc).__name__,
+                    self._scrub(str(exc)),
+                )
+        return new_state
+
+    def _send(self, tracked_obj: Any, old_state: Optional[State], new_state: State) -> None:
+        raise NotImplementedError
+
+    def _target(self) -> str:
+        raise NotImplementedError
+
+    def _scrub(self, text: str) -> str:
+        """Remove secrets from ``text`` before it is logged."""
+        return text
+
+    def _filters(self) -> str:
+        parts = []
+        if self.only_states:
+            parts.append("only_states=[" + ", ".join(c.__name__ for c in self.only_states) + "]")
+        if self.ignore_states:
+            parts.append("ignore_states=[" + ", ".join(c.__name__ for c in self.ignore_states) + "]")
+        return "".join(" " + p for p in parts)
+
+
+class SlackNotifier(_Notifier):
+    """Handler made by :func:`slack_notifier`; posts :func:`slack_message` as JSON."""
+
+    channel = "Slack"
+
+    def __init__(self, webhook_url=None, only_states=None, ignore_states=None, timeout=DEFAULT_TIMEOUT):
+        super().__init__(only_states, ignore_states, timeout)
+        url = webhook_url or os.environ.get(SLACK_URL_ENV)
+        if not url:
+            raise ValueError(
+                "slack_notifier needs a webhook URL: pass webhook_url='https://hooks.slack.com/...' "
+                f"or set the {SLACK_URL_ENV} environment variable."
+            )
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"webhook_url must be an http(s) URL; got {_redact(url)!r}.")
+        self.webhook_url = url
+
+    def _send(self, tracked_obj, old_state, new_state) -> None:
+        body = json.dumps(slack_message(tracked_obj, new_state, old_state)).encode("utf-8")
+        request = urllib.request.Request(
+            self.webhook_url, data=body, method="POST",
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            response.read()  # urlopen raises HTTPError for 4xx/5xx answers
+
+    def _target(self) -> str:
+        return _redact(self.webhook_url)
+
+    def _scrub(self, text: str) -> str:
+        path = urllib.parse.urlsplit(self.webhook_url).path
+        text = text.replace(self.webhook_url, self._target())
+        return text.replace(path, "/...") if len(path) > 1 else text
+
+    def __repr__(self) -> str:
+        return f"<slack_notifier {self._target()}{self._filters()}>"
+
+
+def _redact(url: str) -> str:
+    """Scheme and host of ``url`` only: a webhook path is a secret."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/..." if parts.netloc else "<url>"
+
+
+class EmailNotifier(_Notifier):
+    """Handler made by :func:`email_notifier`; sends :func:`email_message` over SMTP.
+
+    Credentials are read from the environment when a message is sent, so they
+    are never stored in (or pickled with) the flow.
+    """
+
+    channel = "e-mail"
+
+    def __init__(
+        self, to=None, smtp_host=None, smtp_port=None, smtp_type="STARTTLS", from_addr=None,
+        only_states=None, ignore_states=None, timeout=DEFAULT_TIMEOUT, require_login=False,
+        name="email_notifier",
+    ):
+        super().__init__(only_states, ignore_states, timeout)
+        self.smtp_type = str(smtp_type).upper()
+        if self.smtp_type not in _SMTP_DEFAULT_PORTS:
+            raise ValueError(f"smtp_type must be 'STARTTLS', 'SSL' or 'INSECURE'; got {smtp_type!r}.")
+        self.smtp_host = smtp_host or os.environ.get(SMTP_HOST_ENV)
+        if not self.smtp_host:
+            raise ValueError(
+                f"{name} needs an SMTP server: pass smtp_host='smtp.example.com' "
+                f"or set the {SMTP_HOST_ENV} environment variable."
+            )
+        self.smtp_port = _port(smtp_port, self.smtp_type)
+        username = os.environ.get(USERNAME_ENV)
+        if require_login and not (username and os.environ.get(PASSWORD_ENV)):
+            raise ValueError(
+                f"{name} logs in to {self.smtp_host}: set the {USERNAME_ENV} and {PASSWORD_ENV} "
+                "environment variables (for Gmail, use an app password)."
+            )
+        recipients = to or username
+        if not recipients:
+            raise ValueError(
+                f"{name} needs a recipient: pass to='you@example.com' "
+                f"(or set {USERNAME_ENV} to send to yourself)."
+            )
+        self.to = [recipients] if isinstance(recipients, str) else list(recipients)
+        self.from_addr = from_addr
+
+    def _send(self, tracked_obj, old_state, new_state) -> None:
+        username, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
+        sender = self.from_addr or username or "perfect_nb@localhost"
+        msg = email_message(tracked_obj, new_state, self.to, sender, old_state)
+        if self.smtp_type == "SSL":
+            server = smtplib.SMTP_SSL(
+                self.smtp_host, self.smtp_port, timeout=self.timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            server = smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout)
+        with server:
+            if self.smtp_type == "STARTTLS":
+                server.starttls(context=ssl.create_default_context())
+            if username and password:
+                server.login(username, password)
+            server.send_message(msg)
+
+    def _target(self) -> str:
+        return f"smtp://{self.smtp_host}:{self.smtp_port} ({self.smtp_type})"
+
+    def __repr__(self) -> str:
+        return f"<email_notifier to {', '.join(self.to)} via {self._target()}{self._filters()}>"
+
+
+def _port(smtp_port, smtp_type: str) -> int:
+    value = smtp_port if smtp_port is not None else os.environ.get(SMTP_PORT_ENV)
+    if value is None or value == "":
+        return _SMTP_DEFAULT_PORTS[smtp_type]
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        source = "smtp_port" if smtp_port is not None else SMTP_PORT_ENV
+        raise ValueError(f"{source} must be a port number; got {value!r}.") from None
+
+
+def _curry(make: Callable[[], _Notifier], tracked_obj, old_state, new_state, fname: str):
+    if tracked_obj is None and old_state is None and new_state is None:
+        return make()
+    if tracked_obj is None or new_state is None:
+        raise TypeError(
+            f"{fname} takes either (tracked_obj, old_state, new_state) or keyword "
+            f"arguments only, e.g. {fname}(only_states=[Failed])."
+        )
+    return make()(tracked_obj, old_state, new_state)
+
+
+# --------------------------------------------------------------------------
+# public notifiers (curried)
+# --------------------------------------------------------------------------
+def slack_notifier(
+    tracked_obj: Any = None,
+    old_state: Optional[State] = None,
+    new_state: Optional[State] = None,
+    ignore_states: StateClasses = None,
+    only_states: StateClasses = None,
+    webhook_url: Optional[str] = None,
+    timeout: float = DEFAULT_TIMEOUT,
+):
+    """Post state changes to a Slack incoming webhook.
+
+    Parameters
+    ----------
+    tracked_obj, old_state, new_state
+        Given together, act now; omitted, return a handler with the other
+        arguments bound.
+    ignore_states, only_states : list of State classes, optional
+        Send only for states that are instances of ``only_states`` and not of
+        ``ignore_states`` (subclasses match: ``Failed`` covers ``TimedOut``).
+    webhook_url : str, optional
+        Defaults to the ``SLACK_WEBHOOK_URL`` environment variable, read once,
+        when the handler is created; ``ValueError`` if neither is set.
+    timeout : float
+        Seconds to wait for Slack before logging a warning instead.
+
+    Returns
+    -------
+    A state handler, or ``new_state`` when called with the three states.
+
+    Examples
+    --------
+    >>> from perfect_nb.engine.state import Failed
+    >>> slack_notifier(only_states=[Failed], webhook_url="https://hooks.example.com/T/B/x")
+    <slack_notifier https://hooks.example.com/... only_states=[Failed]>
+
+    Attach it to a task (or flow)::
+
+        @task(state_handlers=[slack_notifier(only_states=[Failed])])
+        def load(): ...
+    """
+    return _curry(
+        lambda: SlackNotifier(webhook_url, only_states, ignore_states, timeout),
+        tracked_obj, old_state, new_state, "slack_notifier",
+    )
+
+
+def email_notifier(
+    tracked_obj: Any = None,
+    old_state: Optional[State] = None,
+    new_state: Optional[State] = None,
+    to: Optional[Union[str, Sequence[str]]] = None,
+    smtp_host: Optional[str] = None,
+    smtp_port: Optional[int] = None,
+    smtp_type: str = "STARTTLS",
+    ignore_states: StateClasses = None,
+    only_states: StateClasses = None,
+    from_addr: Optional[str] = None,
+    timeout: float = DEFAULT_TIMEOUT,
+):
+    """E-mail state changes over SMTP (a subject plus plain-text and HTML bodies).
+
+    Parameters
+    ----------
+    tracked_obj, old_state, new_state
+        As in :func:`slack_notifier` (curried).
+    to : str or list of str, optional
+        Recipients; defaults to ``PERFECT_NB_EMAIL_USERNAME`` (mail yourself).
+    smtp_host, smtp_port : optional
+        Default to ``PERFECT_NB_SMTP_HOST`` / ``PERFECT_NB_SMTP_PORT``; the port
+        then defaults by ``smtp_type``: 587 STARTTLS, 465 SSL, 25 INSECURE.
+    smtp_type : {"STARTTLS", "SSL", "INSECURE"}
+        How the connection is secured; ``INSECURE`` is plain SMTP.
+    ignore_states, only_states : list of State classes, optional
+        As in :func:`slack_notifier`.
+    from_addr : str, optional
+        Defaults to ``PERFECT_NB_EMAIL_USERNAME``, else ``perfect_nb@localhost``.
+    timeout : float
+        Seconds to wait for the server before logging a warning instead.
+
+    The login uses ``PERFECT_NB_EMAIL_USERNAME`` / ``PERFECT_NB_EMAIL_PASSWORD``
+    when both are set (read at send time); otherwise no login is attempted.
+    With ``INSECURE`` the password, if any, crosses the network unencrypted.
+
+    Examples
+    --------
+    >>> from perfect_nb.engine.state import Failed
+    >>> email_notifier(to="ops@example.com", smtp_host="mail.example.com",
+    ...                only_states=[Failed])
+    <email_notifier to ops@example.com via smtp://mail.example.com:587 (STARTTLS) only_states=[Failed]>
+    """
+    return _curry(
+        lambda: EmailNotifier(
+            to, smtp_host, smtp_port, smtp_type, from_addr, only_states, ignore_states, timeout,
+        ),
+        tracked_obj, old_state, new_state, "email_notifier",
+    )
+
+
+def gmail_notifier(
+    tracked_obj: Any = None,
+    old_state: Optional[State] = None,
+    new_state: Optional[State] = None,
+    ignore_states: StateClasses = None,
+    only_states: StateClasses = None,
+    to: Optional[Union[str, Sequence[str]]] = None,
+    timeout: float = DEFAULT_TIMEOUT,
+):
+    """:func:`email_notifier` through Gmail (smtp.gmail.com:465, SSL).
+
+    Needs ``PERFECT_NB_EMAIL_USERNAME`` and ``PERFECT_NB_EMAIL_PASSWORD`` (an
+    app password); mails that address unless ``to`` is given.
+
+    Examples
+    --------
+    ::
+
+        @task(state_handlers=[gmail_notifier(only_states=[Failed])])
+        def load(): ...
+    """
+    return _curry(
+        lambda: EmailNotifier(
+            to, "smtp.gmail.com", 465, "SSL", None, only_states, ignore_states, timeout,
+            require_login=True, name="gmail_notifier",
+        ),
+        tracked_obj, old_state, new_state, "gmail_notifier",
+    )

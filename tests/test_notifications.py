@@ -1,0 +1,342 @@
+"""perfect_nb.utilities.notifications against real local servers (tests/servers.py)."""
+
+from __future__ import annotations
+
+import doctest
+import logging
+import pickle
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from servers import free_port, smtp_server, webhook_server  # noqa: E402
+
+from perfect_nb.engine.state import (  # noqa: E402
+    Failed, Pending, Retrying, Running, Success, TimedOut, TriggerFailed,
+)
+from perfect_nb.utilities import notifications  # noqa: E402
+from perfect_nb.utilities.notifications import (  # noqa: E402
+    callback_factory, email_notifier, gmail_notifier, slack_notifier,
+)
+
+LOGGER = "perfect_nb.notifications"
+ENV_VARS = [
+    "SLACK_WEBHOOK_URL", "PERFECT_NB_SMTP_HOST", "PERFECT_NB_SMTP_PORT",
+    "PERFECT_NB_EMAIL_USERNAME", "PERFECT_NB_EMAIL_PASSWORD",
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def load():
+    """A stand-in for a Task: handlers only need ``.name``."""
+    return SimpleNamespace(name="load_data")
+
+
+def test_public_names():
+    assert notifications.__all__ == sorted(notifications.__all__)
+    assert {"callback_factory", "slack_notifier", "email_notifier", "gmail_notifier"} <= set(
+        notifications.__all__
+    )
+
+
+def test_docstring_examples():
+    for module in (notifications, sys.modules["servers"]):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, f"doctest failures in {module.__name__}"
+
+
+# --------------------------------------------------------------------------
+# callback_factory
+# --------------------------------------------------------------------------
+def test_callback_factory_calls_fn_when_check_passes(load):
+    calls = []
+    handler = callback_factory(lambda obj, state: calls.append((obj, state)), lambda s: s.is_failed())
+    running, failed = Running(), Failed("boom")
+    assert handler(load, Pending(), running) is running
+    assert handler(load, running, failed) is failed
+    assert calls == [(load, failed)]
+
+
+def test_callback_factory_ignores_fn_return_value(load):
+    handler = callback_factory(lambda obj, state: Success("replaced"), lambda s: True)
+    new = Failed("boom")
+    assert handler(load, Running(), new) is new
+
+
+# --------------------------------------------------------------------------
+# Slack
+# --------------------------------------------------------------------------
+def test_slack_message_names_task_state_and_message(load):
+    with webhook_server() as hook:
+        new = Failed("disk full")
+        handler = slack_notifier(webhook_url=hook.url)
+        assert handler(load, Running(), new) is new
+    assert len(hook.received) == 1
+    body = hook.received[0]
+    assert "load_data" in body["text"] and "Failed" in body["text"] and "disk full" in body["text"]
+    attachment = body["attachments"][0]
+    assert "load_data" in attachment["title"]
+    fields = {f["title"]: f["value"] for f in attachment["fields"]}
+    assert fields == {"State": "Failed", "Previous state": "Running", "Message": "disk full"}
+    assert attachment["color"] == notifications.state_color(Failed())
+    assert attachment["color"] != notifications.state_color(Success())
+    path, headers = hook.requests[0]
+    assert path == "/hook" and headers["Content-Type"].startswith("application/json")
+
+
+def test_slack_names_a_flow_as_flow():
+    class Flow:  # the notifier recognises flows by class name, without importing the engine
+        name = "etl"
+
+    with webhook_server() as hook:
+        slack_notifier(Flow(), Running(), Success("All reference tasks succeeded."), webhook_url=hook.url)
+    assert hook.received[0]["text"].startswith("Flow 'etl' is now Success")
+
+
+def test_slack_escapes_markup(load):
+    with webhook_server() as hook:
+        slack_notifier(load, Running(), Failed("a < b & c"), webhook_url=hook.url)
+    assert "a &lt; b &amp; c" in hook.received[0]["text"]
+
+
+def test_slack_url_from_environment(monkeypatch, load):
+    with webhook_server() as hook:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", hook.url)
+        handler = slack_notifier()
+        handler(load, Running(), Success())
+    assert len(hook.received) == 1
+
+
+def test_slack_direct_call_acts_at_once(load):
+    with webhook_server() as hook:
+        new = Success("done")
+        assert slack_notifier(load, Running(), new, webhook_url=hook.url) is new
+    assert len(hook.received) == 1
+
+
+def test_only_states_filters_and_matches_subclasses(load):
+    with webhook_server() as hook:
+        handler = slack_notifier(only_states=[Failed], webhook_url=hook.url)
+        success = Success()
+        assert handler(load, Running(), success) is success
+        assert hook.received == []  # a Success is not sent when only_states=[Failed]
+        handler(load, Running(), Failed("x"))
+        handler(load, Running(), TimedOut("y"))  # a subclass of Failed
+    assert [b["attachments"][0]["fields"][0]["value"] for b in hook.received] == ["Failed", "TimedOut"]
+
+
+def test_ignore_states_filters_and_wins_over_only_states(load):
+    with webhook_server() as hook:
+        handler = slack_notifier(ignore_states=[Running, Pending], webhook_url=hook.url)
+        for state in (Pending(), Running(), Retrying(), Success()):  # Retrying is a Pending
+            handler(load, None, state)
+        both = slack_notifier(only_states=[Failed], ignore_states=[TriggerFailed], webhook_url=hook.url)
+        both(load, Pending(), TriggerFailed("upstream failed"))
+    assert [b["attachments"][0]["fields"][0]["value"] for b in hook.received] == ["Success"]
+
+
+def test_state_filters_must_be_state_classes():
+    with pytest.raises(TypeError, match="state classes"):
+        slack_notifier(only_states=["Failed"], webhook_url="http://127.0.0.1:1/x")
+    with pytest.raises(TypeError, match="state classes"):
+        slack_notifier(ignore_states=[Failed()], webhook_url="http://127.0.0.1:1/x")
+
+
+def test_missing_webhook_url_raises_at_creation():
+    with pytest.raises(ValueError, match="SLACK_WEBHOOK_URL"):
+        slack_notifier(only_states=[Failed])
+    with pytest.raises(ValueError, match="webhook_url"):
+        slack_notifier()
+
+
+def test_non_http_webhook_url_is_refused():
+    with pytest.raises(ValueError, match="http"):
+        slack_notifier(webhook_url="file:///etc/passwd")
+
+
+def test_partial_positional_call_is_a_type_error(load):
+    with pytest.raises(TypeError, match="keyword"):
+        slack_notifier(load, webhook_url="http://127.0.0.1:1/x")
+
+
+def test_unreachable_webhook_logs_warning_and_keeps_state(load, caplog):
+    url = f"http://127.0.0.1:{free_port()}/T000/B000/secret-token"
+    handler = slack_notifier(webhook_url=url, timeout=2)
+    new = Failed("boom", result=ValueError("boom"))
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert handler(load, Running(), new) is new
+    assert new.message == "boom" and isinstance(new, Failed)
+    [record] = [r for r in caplog.records if r.name == LOGGER]
+    assert record.levelno == logging.WARNING
+    assert "Slack" in record.getMessage() and "load_data" in record.getMessage()
+    assert "secret-token" not in record.getMessage()  # the webhook path is a secret
+
+
+def test_http_error_logs_warning_and_keeps_state(load, caplog):
+    with webhook_server(status=500) as hook, caplog.at_level(logging.WARNING, logger=LOGGER):
+        new = Failed("boom")
+        assert slack_notifier(load, Running(), new, webhook_url=hook.url) is new
+    assert len(hook.received) == 1
+    assert any("500" in r.getMessage() for r in caplog.records if r.name == LOGGER)
+
+
+def test_timeout_is_short_and_configurable(load, caplog):
+    import socket
+
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        start = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger=LOGGER):
+            slack_notifier(load, Running(), Failed(), webhook_url=url, timeout=0.5)
+        assert time.monotonic() - start < 5
+    assert any(r.name == LOGGER for r in caplog.records)
+    assert notifications.DEFAULT_TIMEOUT == 10.0
+    with pytest.raises(ValueError, match="timeout"):
+        slack_notifier(webhook_url=url, timeout=0)
+
+
+def test_handler_is_picklable_and_readable():
+    handler = slack_notifier(only_states=[Failed], webhook_url="https://hooks.example.com/T/B/secret")
+    clone = pickle.loads(pickle.dumps(handler))
+    assert clone.only_states == (Failed,) and clone.webhook_url == handler.webhook_url
+    assert "secret" not in repr(handler) and "only_states=[Failed]" in repr(handler)
+
+
+# --------------------------------------------------------------------------
+# e-mail
+# --------------------------------------------------------------------------
+def test_email_arrives_with_subject_and_bodies(load):
+    with smtp_server() as mail:
+        handler = email_notifier(
+            to="ops@example.com", smtp_host=mail.host, smtp_port=mail.port, smtp_type="INSECURE",
+            only_states=[Failed],
+        )
+        handler(load, Running(), Success())  # filtered out
+        new = Failed("disk full")
+        assert handler(load, Running(), new) is new
+    assert len(mail.messages) == 1
+    msg = mail.messages[0]
+    assert msg["Subject"] == "[perfect_nb] Task 'load_data' is now Failed"
+    assert msg["To"] == "ops@example.com" and msg["From"] == "perfect_nb@localhost"
+    plain = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "load_data" in plain and "Failed" in plain and "disk full" in plain
+    assert "load_data" in html and "Failed" in html and "disk full" in html
+    assert mail.envelopes == [("perfect_nb@localhost", ["ops@example.com"])]
+    assert mail.logins == []
+
+
+def test_email_html_is_escaped(load):
+    with smtp_server() as mail:
+        email_notifier(load, Running(), Failed("<script>x</script>"), to="a@example.com",
+                       smtp_host=mail.host, smtp_port=mail.port, smtp_type="INSECURE")
+    assert "&lt;script&gt;" in mail.messages[0].get_body(("html",)).get_content()
+
+
+def test_email_settings_from_environment_and_login(monkeypatch, load):
+    with smtp_server(credentials=("bot@example.com", "s3cret")) as mail:
+        monkeypatch.setenv("PERFECT_NB_SMTP_HOST", mail.host)
+        monkeypatch.setenv("PERFECT_NB_SMTP_PORT", str(mail.port))
+        monkeypatch.setenv("PERFECT_NB_EMAIL_USERNAME", "bot@example.com")
+        monkeypatch.setenv("PERFECT_NB_EMAIL_PASSWORD", "s3cret")
+        handler = email_notifier(smtp_type="INSECURE")
+        assert "s3cret" not in repr(handler)
+        handler(load, Running(), Success("ok"))
+    assert mail.logins == ["bot@example.com"]
+    assert mail.envelopes == [("bot@example.com", ["bot@example.com"])]  # mails yourself
+    assert "s3cret" not in pickle.dumps(handler).decode("latin-1")
+
+
+def test_email_wrong_password_logs_warning(monkeypatch, load, caplog):
+    with smtp_server(credentials=("bot@example.com", "right")) as mail:
+        monkeypatch.setenv("PERFECT_NB_EMAIL_USERNAME", "bot@example.com")
+        monkeypatch.setenv("PERFECT_NB_EMAIL_PASSWORD", "wrong")
+        new = Failed()
+        with caplog.at_level(logging.WARNING, logger=LOGGER):
+            assert email_notifier(load, Running(), new, smtp_host=mail.host, smtp_port=mail.port,
+                                  smtp_type="INSECURE") is new
+    assert mail.messages == []
+    assert any("e-mail" in r.getMessage() for r in caplog.records if r.name == LOGGER)
+
+
+def test_unreachable_smtp_logs_warning_and_keeps_state(load, caplog):
+    handler = email_notifier(to="a@example.com", smtp_host="127.0.0.1", smtp_port=free_port(),
+                             smtp_type="INSECURE", timeout=2)
+    new = Failed("boom")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert handler(load, Running(), new) is new
+    assert any(r.levelno == logging.WARNING and "load_data" in r.getMessage()
+               for r in caplog.records if r.name == LOGGER)
+
+
+@pytest.mark.parametrize("smtp_type", ["STARTTLS", "SSL"])
+def test_tls_against_plain_server_logs_warning(load, caplog, smtp_type):
+    with smtp_server() as mail, caplog.at_level(logging.WARNING, logger=LOGGER):
+        new = Failed()
+        assert email_notifier(load, Running(), new, to="a@example.com", smtp_host=mail.host,
+                              smtp_port=mail.port, smtp_type=smtp_type, timeout=2) is new
+    assert mail.messages == []
+    assert any(r.name == LOGGER for r in caplog.records)
+
+
+def test_email_configuration_errors(monkeypatch):
+    with pytest.raises(ValueError, match="PERFECT_NB_SMTP_HOST"):
+        email_notifier(to="a@example.com")
+    with pytest.raises(ValueError, match="to="):
+        email_notifier(smtp_host="localhost")
+    with pytest.raises(ValueError, match="smtp_type"):
+        email_notifier(to="a@example.com", smtp_host="localhost", smtp_type="TLS")
+    monkeypatch.setenv("PERFECT_NB_SMTP_PORT", "twenty-five")
+    with pytest.raises(ValueError, match="PERFECT_NB_SMTP_PORT"):
+        email_notifier(to="a@example.com", smtp_host="localhost")
+
+
+def test_email_default_ports():
+    ports = {t: email_notifier(to="a@b.c", smtp_host="h", smtp_type=t).smtp_port
+             for t in ("STARTTLS", "SSL", "insecure")}
+    assert ports == {"STARTTLS": 587, "SSL": 465, "insecure": 25}
+
+
+def test_gmail_notifier_preset(monkeypatch):
+    with pytest.raises(ValueError, match="PERFECT_NB_EMAIL_PASSWORD"):
+        gmail_notifier(only_states=[Failed])
+    monkeypatch.setenv("PERFECT_NB_EMAIL_USERNAME", "me@gmail.com")
+    monkeypatch.setenv("PERFECT_NB_EMAIL_PASSWORD", "app-password")
+    handler = gmail_notifier(only_states=[Failed])
+    assert (handler.smtp_host, handler.smtp_port, handler.smtp_type) == ("smtp.gmail.com", 465, "SSL")
+    assert handler.to == ["me@gmail.com"] and handler.only_states == (Failed,)
+
+
+# --------------------------------------------------------------------------
+# end to end, with the engine
+# --------------------------------------------------------------------------
+def test_slack_notifier_on_a_failing_task_in_a_flow_run():
+    from perfect_nb import Flow, task
+
+    with webhook_server() as hook:
+
+        @task(state_handlers=[slack_notifier(only_states=[Failed], webhook_url=hook.url)])
+        def explode():
+            raise RuntimeError("kaboom")
+
+        with Flow("notify-e2e") as flow:
+            explode()
+
+        state = flow.run()
+    assert state.is_failed()
+    assert len(hook.received) == 1
+    text = hook.received[0]["text"]
+    assert "explode" in text and "Failed" in text
