@@ -1,0 +1,473 @@
+"""FlowRunner: walks a flow's graph and runs each task through its TaskRunner.
+
+One plain loop in the caller's thread owns the run: it keeps which task runs
+are ready, hands them to the executor, takes completions and state events off
+one queue, re-submits retries when they are due, and fires listeners. Mapped
+tasks expand into one run per item as soon as their inputs' lengths are known,
+so chained maps run depth-first: child ``i`` of the second map is ready when
+child ``i`` of the first is done.
+
+>>> from perfect_nb import Flow, task
+>>> with Flow("double") as flow:
+...     doubled = task(lambda x: 2 * x, name="double").map([1, 2, 3])
+>>> state = FlowRunner(flow).run()
+>>> state, state.result[doubled].result
+(<Success: 'All reference tasks succeeded.'>, [2, 4, 6])
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import heapq
+import itertools
+import logging
+import queue
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterable
+
+from perfect_nb.core import context as _context
+from perfect_nb.core.edge import Edge
+from perfect_nb.core.parameter import Parameter
+from perfect_nb.engine.events import StateChange, dispatch
+from perfect_nb.engine.state import (
+    Cancelled, Failed, Finished, Mapped, Pending, Retrying, Running, Scheduled, State, Success,
+)
+from perfect_nb.engine.task_runner import TaskRunner
+from perfect_nb.errors import ParameterError
+
+__all__ = ["FlowRunner", "run_flow"]
+
+logger = logging.getLogger("perfect_nb.FlowRunner")
+_DONE, _EVENT = 0, 1
+_POLL = 0.2  # seconds between checks for an interrupt while waiting on other threads
+
+
+class _Node:
+    """One task run: a task, or one child of a mapped task."""
+
+    __slots__ = (
+        "task", "runner", "index", "parent", "state", "run_id", "waiting", "upstream",
+        "done_deps", "ready_deps", "children", "remaining", "mapped", "complete",
+    )
+
+    def __init__(self, task: Any, runner: TaskRunner, state: State, index: int | None = None, parent: "_Node | None" = None) -> None:
+        self.task = task
+        self.runner = runner
+        self.state = state
+        self.index = index
+        self.parent = parent
+        self.run_id: str | None = None
+        self.waiting = 0
+        self.upstream: list[tuple[Edge, Any]] = []
+        self.done_deps: list[_Node] = []
+        self.ready_deps: list[_Node] = []
+        self.children: list[_Node] | None = None
+        self.remaining = 0
+        self.mapped = False
+        self.complete = False
+
+
+class _Emitter:
+    """What a task run calls on each transition; picklable when its sink is."""
+
+    __slots__ = ("sink", "slug", "run_id", "index")
+
+    def __init__(self, sink: Callable, slug: str, run_id: str, index: int | None) -> None:
+        self.sink, self.slug, self.run_id, self.index = sink, slug, run_id, index
+
+    def __call__(self, old: State, new: State) -> None:
+        self.sink((self.slug, self.run_id, self.index, old, new, new.timestamp or time.time()))
+
+
+class FlowRunner:
+    """Runs a flow and returns its final State.
+
+    Parameters
+    ----------
+    flow : Flow
+    task_runner_cls : type, optional
+        TaskRunner subclass to use.
+    state_handlers : list, optional
+        Extra flow state handlers, called after the flow's own.
+    """
+
+    def __init__(self, flow: Any, task_runner_cls: type = TaskRunner, state_handlers: list | None = None) -> None:
+        self.flow = flow
+        self.task_runner_cls = task_runner_cls
+        self.handlers = list(flow.state_handlers) + list(state_handlers or [])
+
+    def run(
+        self,
+        state: State | None = None,
+        task_states: dict | None = None,
+        return_tasks: Iterable | None = None,
+        parameters: dict | None = None,
+        task_runner_state_handlers: list | None = None,
+        executor: Any = None,
+        context: dict | None = None,
+        task_contexts: dict | None = None,
+        listeners: list[Callable[[StateChange], Any]] | None = None,
+        cache: Any = None,
+    ) -> State:
+        """Run every task once (retries included) and return the flow's State.
+
+        ``state.result`` maps each task (or each of ``return_tasks``) to its State.
+        """
+        from perfect_nb.executors import LocalExecutor
+
+        params = _check_parameters(self.flow, parameters or {})
+        executor = executor or self.flow.executor or LocalExecutor()
+        run = _FlowRun(self, params, executor, dict(task_states or {}), context or {}, task_contexts or {}, list(listeners or []), task_runner_state_handlers, cache)
+        final = run.execute(state)
+        keep = set(return_tasks) if return_tasks is not None else None
+        final.result = {t: s for t, s in run.task_states().items() if keep is None or t in keep}
+        return final
+
+
+def _check_parameters(flow: Any, given: dict) -> dict:
+    """Parameter values with defaults filled in; raises ParameterError before anything runs."""
+    declared = {p.name: p for p in flow.parameters()}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise ParameterError(f"Flow {flow.name!r} has no parameter(s) {unknown}; its parameters are {sorted(declared)}.")
+    missing = sorted(name for name, p in declared.items() if p.required and name not in given)
+    if missing:
+        raise ParameterError(f"Flow {flow.name!r} needs a value for required parameter(s) {missing}: pass them as flow.run({missing[0]}=...) or parameters={{...}}.")
+    values = {name: p.default for name, p in declared.items()}
+    for name, value in given.items():
+        values[name] = declared[name].validate(value)
+    return values
+
+
+class _FlowRun:
+    """The state of one flow run; the loop lives here."""
+
+    def __init__(self, runner: FlowRunner, params: dict, executor: Any, task_states: dict, user_context: dict, task_contexts: dict, listeners: list, extra_handlers: list | None, cache: Any) -> None:
+        self.flow = runner.flow
+        self.flow_runner = runner
+        self.executor = executor
+        self.listeners = listeners
+        self.flow_run_id = str(uuid.uuid4())
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.main_thread = threading.get_ident()
+        self.ready: collections.deque[_Node] = collections.deque()
+        self.timers: list = []
+        self.inflight = 0
+        self.ids = itertools.count(1)
+        self.slugs = {t.slug: t for t in self.flow.tasks}
+        base = {**_context.current(), **user_context}
+        base.pop("flow", None)
+        base.update(
+            flow_name=self.flow.name, flow_run_id=self.flow_run_id, flow_run_name=user_context.get("flow_run_name", self.flow.name),
+            parameters=params, scheduled_start_time=user_context.get("scheduled_start_time") or _dt.datetime.now(_dt.timezone.utc),
+        )
+        self.base = base
+        self.task_contexts = task_contexts
+        self.sink = executor.event_sink(self._on_event) if listeners else None
+        self.nodes = self._build_nodes(task_states, extra_handlers, cache)
+
+    # --- graph -> nodes -----------------------------------------------------
+    def _build_nodes(self, task_states: dict, extra_handlers: list | None, cache: Any) -> dict:
+        nodes: dict[Any, _Node] = {}
+        flow = self.flow
+        for task in flow.sorted_tasks():
+            runner = self.flow_runner.task_runner_cls(task, state_handlers=extra_handlers)
+            runner.cache = cache
+            node = _Node(task, runner, task_states.get(task) or Pending())
+            edges = flow._up[task]
+            node.mapped = any(e.mapped for e in edges)
+            for edge in edges:
+                up = nodes[edge.upstream_task]
+                node.upstream.append((edge, up))
+                waits_for_expansion = edge.mapped and up.mapped and not edge.flattened
+                (up.ready_deps if waits_for_expansion else up.done_deps).append(node)
+                node.waiting += 1
+            nodes[task] = node
+            if node.waiting == 0:
+                self._make_ready(node)
+        return nodes
+
+    def task_states(self) -> dict:
+        return {task: node.state for task, node in self.nodes.items()}
+
+    # --- the run ----------------------------------------------------------
+    def execute(self, state: State | None) -> State:
+        flow = self.flow
+        state = state or Scheduled("Flow run scheduled.", start_time=self.base["scheduled_start_time"])
+        token = _context.set_run_context(self.base)
+        try:
+            if isinstance(state, Finished):
+                return state
+            state = self._flow_transition(state, Running("Running flow."))
+            logger.info("Beginning flow run %r", flow.name)
+            with self.executor.start():
+                try:
+                    self._loop()
+                except KeyboardInterrupt:
+                    return self._interrupted(state)
+            return self._flow_transition(state, self._final_state())
+        finally:
+            _context.reset_run_context(token)
+
+    def _loop(self) -> None:
+        limit = self.executor.max_inflight
+        ready, q = self.ready, self.queue
+        while True:
+            while ready and (limit is None or self.inflight < limit):
+                self._submit(ready.popleft())
+            if not self.inflight and not ready:
+                if not self.timers:
+                    return
+                self._wait_for_timer()
+                continue
+            try:
+                kind, a, b = q.get(timeout=self._wait_time())
+            except queue.Empty:
+                self._release_due_timers()
+                continue
+            if kind is _DONE:
+                self._done(a, b)
+            else:
+                self._dispatch(a)
+
+    def _wait_time(self) -> float:
+        if self.timers:
+            return max(0.0, min(_POLL, self.timers[0][0] - time.time()))
+        return _POLL
+
+    def _wait_for_timer(self) -> None:
+        delay = self.timers[0][0] - time.time()
+        if delay > 0:
+            try:
+                kind, a, b = self.queue.get(timeout=delay)
+                self._dispatch(a) if kind is _EVENT else self._done(a, b)
+            except queue.Empty:
+                pass
+        self._release_due_timers()
+
+    def _release_due_timers(self) -> None:
+        now = time.time()
+        while self.timers and self.timers[0][0] <= now:
+            self.ready.appendleft(heapq.heappop(self.timers)[2])
+
+    def _submit(self, node: _Node) -> None:
+        task = node.task
+        if node.run_id is None:
+            node.run_id = f"{self.flow_run_id}-{next(self.ids)}"
+        upstream = {edge: (p.state if type(p) is _Node else p) for edge, p in node.upstream}
+        base = self.base
+        extra = self.task_contexts.get(task)
+        if extra:
+            base = {**base, **extra}
+        emit = _Emitter(self.sink, task.slug, node.run_id, node.index) if self.sink is not None else None
+        self.inflight += 1
+        self.executor.submit_then(
+            lambda future, node=node: self.queue.put((_DONE, node, future)),
+            node.runner.run, node.state, upstream,
+            inputs=self.flow.constants.get(task), map_index=node.index, task_run_id=node.run_id,
+            emit=emit, base_context=base,
+        )
+
+    def _done(self, node: _Node, future: Any) -> None:
+        self.inflight -= 1
+        try:
+            state = future.result()
+        except Exception as exc:  # the executor itself failed (lost worker, unpicklable result)
+            state = Failed(f"The executor could not run this task: {exc!r}", result=exc)
+            self._emit_local(node, node.state, state)
+        node.state = state
+        if type(state) is Retrying:
+            start = state.start_time.timestamp() if state.start_time else time.time()
+            heapq.heappush(self.timers, (start, next(self.ids), node))
+            return
+        self._complete(node)
+
+    def _make_ready(self, node: _Node) -> None:
+        if node.mapped and node.index is None:
+            self._expand(node)
+        else:
+            self.ready.append(node)
+
+    def _release(self, deps: list[_Node]) -> None:
+        batch = []
+        for dep in deps:
+            dep.waiting -= 1
+            if dep.waiting == 0:
+                if dep.mapped and dep.index is None:
+                    self._expand(dep)
+                else:
+                    batch.append(dep)
+        self.ready.extendleft(reversed(batch))  # depth-first: new work before older work
+
+    def _complete(self, node: _Node) -> None:
+        node.complete = True
+        if node.index is not None:
+            parent = node.parent
+            parent.state.map_states[node.index] = node.state
+            self._release(node.done_deps)
+            parent.remaining -= 1
+            if parent.remaining == 0:
+                parent.state.result = [s.result for s in parent.state.map_states]
+                self._complete(parent)
+            return
+        if node.mapped and node.children is None:
+            self._release(node.ready_deps)
+        self._release(node.done_deps)
+
+    # --- mapping ----------------------------------------------------------
+    def _expand(self, parent: _Node) -> None:
+        """Create the children of a mapped task (or end it without mapping)."""
+        runner = parent.runner
+        emit = self._parent_emitter(parent)
+        complete_upstream = {e: p.state for e, p in parent.upstream if p.complete}
+        final = runner.check_mapped_parent(parent.state, complete_upstream, emit)
+        if final is None:
+            final, items = self._mapped_items(parent)
+        if final is not None:
+            parent.state = final
+            self._complete(parent)
+            return
+        n = min(len(v) for v in items.values()) if items else 0
+        previous = parent.state.map_states if type(parent.state) is Mapped else []
+        mapped_state = Mapped("Ready to proceed with mapping.", map_states=[None] * n)
+        parent.state = runner._transition(parent.state, mapped_state, emit)
+        parent.children = [self._child(parent, i, items, previous) for i in range(n)]
+        parent.remaining = n
+        self._release(parent.ready_deps)
+        self.ready.extendleft(reversed([c for c in parent.children if c.waiting == 0]))
+        if n == 0:
+            parent.state.result = []
+            self._complete(parent)
+
+    def _mapped_items(self, parent: _Node) -> tuple[State | None, dict]:
+        """Per mapped edge, the child-level providers (nodes or states)."""
+        items: dict[Edge, list] = {}
+        for edge, up in parent.upstream:
+            if not edge.mapped:
+                continue
+            if up.children is not None and not edge.flattened:
+                items[edge] = up.children
+                continue
+            state = up.state
+            if type(state) is Mapped and not edge.flattened:
+                items[edge] = state.map_states
+                continue
+            value = [s.result for s in state.map_states] if type(state) is Mapped else state.result
+            try:
+                if edge.flattened:
+                    value = [item for sub in value for item in sub]
+                items[edge] = [Success(result=item) for item in value]
+            except TypeError:
+                return Failed(
+                    f"Cannot map over the result of task {up.task.name!r} ({type(value).__name__}); "
+                    "map over a list or another iterable, or pass it with unmapped().",
+                    result=None,
+                ), {}
+        return None, items
+
+    def _child(self, parent: _Node, i: int, items: dict, previous: list) -> _Node:
+        initial = previous[i] if i < len(previous) and previous[i] is not None else Pending()
+        child = _Node(parent.task, parent.runner, initial, index=i, parent=parent)
+        for edge, up in parent.upstream:
+            provider = items[edge][i] if edge.mapped else up
+            child.upstream.append((edge, provider))
+            if type(provider) is _Node and not provider.complete:
+                provider.done_deps.append(child)
+                child.waiting += 1
+        return child
+
+    # --- events -------------------------------------------------------------
+    def _on_event(self, record: tuple) -> None:
+        if threading.get_ident() == self.main_thread:
+            self._dispatch(record)
+        else:
+            self.queue.put((_EVENT, record, None))
+
+    def _dispatch(self, record: tuple) -> None:
+        slug, run_id, index, old, new, stamp = record
+        event = StateChange(self.flow_run_id, self.slugs.get(slug), run_id, index, old, new, stamp)
+        dispatch(self.listeners, event)
+
+    def _emit_local(self, node: _Node, old: State, new: State) -> None:
+        new.timestamp = new.timestamp or time.time()
+        if self.listeners:
+            self._dispatch((node.task.slug, node.run_id, node.index, old, new, new.timestamp))
+
+    def _parent_emitter(self, parent: _Node) -> _Emitter | None:
+        if not self.listeners:
+            return None
+        if parent.run_id is None:
+            parent.run_id = f"{self.flow_run_id}-{next(self.ids)}"
+        return _Emitter(self._dispatch, parent.task.slug, parent.run_id, None)
+
+    # --- the flow's own states -----------------------------------------------
+    def _flow_transition(self, old: State, new: State) -> State:
+        new.timestamp = time.time()
+        flow = self.flow
+        try:
+            for handler in self.flow_runner.handlers:
+                changed = handler(flow, old, new)
+                if changed is not None:
+                    new = changed
+            if flow.on_failure is not None and isinstance(new, Failed):
+                flow.on_failure(flow, new)
+        except Exception as exc:
+            logger.error("Flow %r: a state handler raised %r", flow.name, exc, exc_info=True)
+            new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
+        if self.listeners:
+            dispatch(self.listeners, StateChange(self.flow_run_id, None, None, None, old, new, new.timestamp))
+        return new
+
+    def _final_state(self) -> State:
+        flow = self.flow
+        reference = flow.reference_tasks()
+        states = [self.nodes[t].state for t in reference]
+        if not all(isinstance(s, Finished) for s in states):
+            logger.info("Flow run %r is still RUNNING: some reference tasks have not finished.", flow.name)
+            return Running("Some reference tasks have not finished (paused or waiting).")
+        if all(isinstance(s, Success) and _children_ok(s) for s in states):
+            final: State = Success("All reference tasks succeeded.")
+        else:
+            final = Failed("Some reference tasks failed.")
+        if flow.terminal_state_handler is not None:
+            changed = flow.terminal_state_handler(flow, final, set(states))
+            final = changed if changed is not None else final
+        logger.info("Flow run %r: %s", flow.name, final.message)
+        return final
+
+    def _interrupted(self, state: State) -> State:
+        """Mark what did not finish Cancelled; keep what did."""
+        self.executor.cancel_pending()
+        message = "Flow run was interrupted before this task finished."
+        for node in self.nodes.values():
+            for n in [node] + (node.children or []):
+                if not isinstance(n.state, Finished) or (n is node and n.children and n.remaining):
+                    old = n.state
+                    n.state = Cancelled(message)
+                    self._emit_local(n, old, n.state)
+                    if n.index is not None:
+                        n.parent.state.map_states[n.index] = n.state
+            if type(node.state) is Mapped:
+                node.state.map_states = [s or Cancelled(message) for s in node.state.map_states]
+        done = sum(isinstance(n.state, Finished) and not isinstance(n.state, Cancelled) for n in self.nodes.values())
+        logger.warning("Flow run %r interrupted: %d finished task(s) kept in flow.last_run.", self.flow.name, done)
+        return self._flow_transition(state, Cancelled("Flow run was interrupted; finished task results were kept."))
+
+
+def _children_ok(state: State) -> bool:
+    return type(state) is not Mapped or all(isinstance(s, Success) for s in state.map_states)
+
+
+def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | None = None, runner_cls: type | None = None, **kwargs: Any) -> State:
+    """What ``flow.run()`` does: one run now, or one per scheduled time."""
+    runner = (runner_cls or FlowRunner)(flow)
+    if flow.schedule is not None and run_on_schedule is not False:
+        from perfect_nb.engine.scheduling import run_on_schedule as scheduled
+
+        return scheduled(flow, runner, parameters or {}, **kwargs)
+    state = runner.run(parameters=parameters, **kwargs)
+    flow.last_run = state
+    return state

@@ -1,0 +1,96 @@
+"""Signals: exceptions a task raises on purpose to choose its own state.
+
+They are control flow, not errors: ``raise SKIP("no new data")`` ends the task
+Skipped with that message.
+
+>>> from perfect_nb.engine import signals
+>>> try:
+...     raise signals.FAIL("bad row", result={"row": 3})
+... except signals.PrefectStateSignal as signal:
+...     signal.state
+<Failed: 'bad row'>
+"""
+
+from __future__ import annotations
+
+from perfect_nb.engine import state as _state
+
+__all__ = [
+    "ENDRUN", "FAIL", "LOOP", "PAUSE", "PrefectStateSignal", "RETRY", "SKIP",
+    "SUCCESS", "TRIGGERFAIL", "VALIDATIONFAIL",
+]
+
+
+class PrefectStateSignal(Exception):
+    """Base of the signals; ``state`` is the state the task ends in."""
+
+    _state_cls: type = _state.State
+
+    def __init__(self, message: str | None = None, *args, **kwargs) -> None:
+        super().__init__(message, *args)
+        kwargs.setdefault("result", self)
+        self.state = self._state_cls(message=message, **kwargs)
+
+
+class FAIL(PrefectStateSignal):
+    """Fail the task."""
+
+    _state_cls = _state.Failed
+
+
+class TRIGGERFAIL(FAIL):
+    """Raised by a trigger that does not let its task run."""
+
+    _state_cls = _state.TriggerFailed
+
+
+class VALIDATIONFAIL(FAIL):
+    """The task's result did not validate."""
+
+    _state_cls = _state.ValidationFailed
+
+
+class SUCCESS(PrefectStateSignal):
+    """End the task successfully now (``result=`` gives its value)."""
+
+    _state_cls = _state.Success
+
+    def __init__(self, message: str | None = None, *args, **kwargs) -> None:
+        kwargs.setdefault("result", None)
+        super().__init__(message, *args, **kwargs)
+
+
+class RETRY(PrefectStateSignal):
+    """Retry the task (counted against nothing: it always retries)."""
+
+    _state_cls = _state.Retrying
+
+
+class SKIP(PrefectStateSignal):
+    """Skip the task; downstream tasks skip too unless ``skip_on_upstream_skip=False``."""
+
+    _state_cls = _state.Skipped
+
+    def __init__(self, message: str | None = None, *args, **kwargs) -> None:
+        kwargs.setdefault("result", None)
+        super().__init__(message, *args, **kwargs)
+
+
+class PAUSE(PrefectStateSignal):
+    """Pause the task until it is given a ``Resume`` state."""
+
+    _state_cls = _state.Paused
+
+
+class LOOP(PrefectStateSignal):
+    """Run the task again with ``task_loop_result`` = ``result`` in context."""
+
+    _state_cls = _state.Looped
+
+
+class ENDRUN(Exception):
+    """Stop a task run now, in ``state``; used inside the engine's pipeline."""
+
+    def __init__(self, state: _state.State | None = None) -> None:
+        self.state = state
+        super().__init__(state)

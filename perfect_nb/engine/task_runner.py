@@ -1,0 +1,349 @@
+"""TaskRunner: turns one task run into a sequence of states.
+
+``run()`` reads as a list of steps. Each step takes the current state and
+returns the next one, or raises ``ENDRUN(state)`` to stop the run in that
+state. Every transition goes through ``_transition``, which calls the task's
+state handlers and emits one engine event.
+
+>>> from perfect_nb import task
+>>> from perfect_nb.engine.task_runner import TaskRunner
+>>> @task
+... def fails():
+...     raise ValueError("no data")
+>>> TaskRunner(fails).run()
+<Failed: "Error during execution of task: ValueError('no data')">
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ctypes
+import datetime as _dt
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from perfect_nb.core import context as _context
+from perfect_nb.engine import signals
+from perfect_nb.engine.signals import ENDRUN
+from perfect_nb.engine.state import (
+    Cached, Failed, Finished, Looped, Mapped, Paused, Pending, Resume, Retrying,
+    Running, Scheduled, Skipped, State, Success, TimedOut, TriggerFailed,
+)
+from perfect_nb.engine.triggers import all_successful
+
+__all__ = ["TaskRunner", "TaskTimeoutError"]
+
+Emit = Callable[[State, State], None]
+_SKIP_MESSAGE = (
+    "Upstream task was skipped; if this was not the intended behavior, "
+    "consider changing `skip_on_upstream_skip=False` for this task."
+)
+
+
+class TaskTimeoutError(Exception):
+    """Raised inside a task's thread when it runs past its ``timeout``."""
+
+
+class TaskRunner:
+    """Runs one task (or one mapped child) through the state pipeline.
+
+    Parameters
+    ----------
+    task : Task
+    state_handlers : list, optional
+        Extra handlers called after the task's own.
+    """
+
+    def __init__(self, task: Any, state_handlers: list | None = None, flow_result: Any = None) -> None:
+        self.task = task
+        self.handlers = list(task.state_handlers) + list(state_handlers or [])
+        self.trigger = task.trigger or all_successful
+        self.logger = logging.getLogger(f"perfect_nb.Task: {task.name}")
+        self.cache = None  # set by the flow runner when a result cache is in use
+
+    # --- entry point -------------------------------------------------------
+    def run(
+        self,
+        state: State | None = None,
+        upstream_states: dict | None = None,
+        context: dict | None = None,
+        is_mapped_parent: bool = False,
+        *,
+        inputs: dict | None = None,
+        map_index: int | None = None,
+        task_run_id: str | None = None,
+        emit: Emit | None = None,
+        base_context: dict | None = None,
+    ) -> State:
+        """Run the task from ``state`` (default Pending) and return its new state.
+
+        ``upstream_states`` maps each incoming Edge to the upstream task's state;
+        ``inputs`` holds constant arguments.
+        """
+        state = state if state is not None else Pending()
+        upstream_states = upstream_states or {}
+        if base_context is None:
+            base_context = {**_context.current(), **(context or {})}
+        elif context:
+            base_context = {**base_context, **context}
+        ctx = self._context(base_context, state, map_index, task_run_id)
+        token = _context.set_run_context(ctx)
+        try:
+            return self._pipeline(state, upstream_states, inputs, ctx, emit)
+        except ENDRUN as end:
+            return end.state
+        finally:
+            _context.reset_run_context(token)
+
+    def _context(self, base: dict, state: State, map_index: int | None, task_run_id: str | None) -> dict:
+        task = self.task
+        name = task.name if map_index is None else f"{task.name}[{map_index}]"
+        return {
+            **base,
+            "task_name": task.name,
+            "task_full_name": name,
+            "task_slug": task.slug,
+            "task_tags": task.tags,
+            "task_run_id": task_run_id,
+            "map_index": map_index,
+            "task_run_count": state.run_count + 1 if type(state) is Retrying and state.run_count else 1,
+            "task_loop_count": 1,
+        }
+
+    def _pipeline(self, state: State, upstream_states: dict, inputs: dict | None, ctx: dict, emit: Emit | None) -> State:
+        if upstream_states:
+            self.check_upstream_finished(state, upstream_states)
+            state = self.check_upstream_skipped(state, upstream_states, emit)
+        self.check_task_is_ready(state)
+        if type(state) is not Resume:
+            state = self.check_task_trigger(state, upstream_states, emit)
+        inputs = self.get_task_inputs(state, upstream_states, inputs)
+        if self.cache is not None:
+            state = self.cache.check(self, state, inputs, ctx, emit)
+        state = self.run_task(state, inputs, ctx, emit)
+        state = self.check_for_retry(state, inputs, ctx, emit)
+        if self.cache is not None and type(state) is Success:
+            state = self.cache.store(self, state, inputs, ctx, emit)
+        return state
+
+    # --- steps -------------------------------------------------------------
+    def check_upstream_finished(self, state: State, upstream_states: dict) -> None:
+        """Stay in ``state`` while any upstream task has not finished."""
+        for up in upstream_states.values():
+            if not isinstance(up, Finished):
+                raise ENDRUN(state)
+
+    def check_upstream_skipped(self, state: State, upstream_states: dict, emit: Emit | None) -> State:
+        """Skip when an upstream task skipped (unless ``skip_on_upstream_skip=False``)."""
+        if not self.task.skip_on_upstream_skip:
+            return state
+        for up in upstream_states.values():
+            if isinstance(up, Skipped):
+                raise ENDRUN(self._transition(state, Skipped(_SKIP_MESSAGE, result=None), emit))
+        return state
+
+    def check_task_is_ready(self, state: State) -> None:
+        """Only Pending (or a due Scheduled) states run; anything else stays as it is."""
+        if isinstance(state, Finished) or isinstance(state, Running) or type(state) is Paused:
+            raise ENDRUN(state)
+        if isinstance(state, Scheduled) and state.start_time is not None and type(state) is not Resume:
+            if state.start_time > _dt.datetime.now(_dt.timezone.utc):
+                raise ENDRUN(state)
+        if not isinstance(state, Pending):
+            raise ENDRUN(state)
+
+    def check_task_trigger(self, state: State, upstream_states: dict, emit: Emit | None) -> State:
+        """Ask the trigger; a failing one ends the run TriggerFailed (or Paused/Skipped)."""
+        try:
+            ok = self.trigger(upstream_states)
+        except signals.PrefectStateSignal as sig:
+            raise ENDRUN(self._transition(state, sig.state, emit)) from None
+        except Exception as exc:
+            failed = TriggerFailed(f"Unexpected error while checking the trigger: {exc!r}", result=exc)
+            raise ENDRUN(self._transition(state, failed, emit)) from None
+        if not ok:
+            raise ENDRUN(self._transition(state, TriggerFailed("Trigger failed", result=None), emit))
+        return state
+
+    def get_task_inputs(self, state: State, upstream_states: dict, constants: dict | None) -> dict:
+        """The keyword arguments for run(): constants plus upstream results by edge key."""
+        if type(state) is Retrying and state.cached_inputs is not None:
+            return state.cached_inputs
+        inputs = dict(constants) if constants else {}
+        for edge, up in upstream_states.items():
+            if edge.key is None:
+                continue
+            if type(up) is Mapped and not edge.mapped:
+                value = [s.result for s in up.map_states]
+            else:
+                value = up.result
+            if edge.flattened and not edge.mapped:
+                value = [item for sub in value for item in sub]
+            inputs[edge.key] = value
+        return inputs
+
+    def run_task(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
+        """Running, then the outcome of run(); a LOOP signal runs it again."""
+        name = self._run_name(inputs, ctx)
+        if name is not None:
+            ctx["task_run_name"] = name
+        while True:
+            state = self._transition(state, Running("Starting task run."), emit)
+            state = self._transition(state, self._call(inputs, ctx), emit)
+            if type(state) is not Looped:
+                return state
+            ctx["task_loop_count"] += 1
+            ctx["task_loop_result"] = state.result
+
+    def _run_name(self, inputs: dict, ctx: dict) -> str | None:
+        template = self.task.task_run_name
+        if template is None:
+            return None
+        try:
+            return template(**inputs) if callable(template) else template.format(**{**ctx, **inputs})
+        except (KeyError, IndexError) as exc:
+            failed = Failed(f"task_run_name {template!r} refers to {exc}, which is not an input of task {self.task.name!r}.", result=exc)
+            raise ENDRUN(failed) from None
+
+    def _call(self, inputs: dict, ctx: dict) -> State:
+        task = self.task
+        try:
+            if task.timeout is not None:
+                value = _call_with_timeout(task.run, inputs, task.timeout, task.log_stdout, self.logger)
+            elif task.log_stdout:
+                with contextlib.redirect_stdout(_LogWriter(self.logger)):
+                    value = task.run(**inputs)
+            else:
+                value = task.run(**inputs)
+        except signals.LOOP as sig:
+            sig.state.loop_count = ctx["task_loop_count"]
+            sig.state.message = sig.state.message or f"Looped {ctx['task_loop_count']} times."
+            return sig.state
+        except signals.PrefectStateSignal as sig:
+            if isinstance(sig.state, Failed):
+                sig.state.cached_inputs = inputs
+            return sig.state
+        except TaskTimeoutError as exc:
+            return TimedOut("Task timed out during execution.", result=exc, cached_inputs=inputs)
+        except Exception as exc:
+            self.logger.error("Task %r: %s", ctx["task_full_name"], _describe(exc), exc_info=self.logger.isEnabledFor(logging.DEBUG))
+            return Failed(f"Error during execution of task: {exc!r}", result=exc, cached_inputs=inputs)
+        return Success("Task run succeeded.", result=value)
+
+    def check_for_retry(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
+        """A failure with retries left becomes Retrying; the flow runner re-runs it when due."""
+        task = self.task
+        run_count = ctx["task_run_count"]
+        delay = task.retry_delay or _dt.timedelta(0)
+        if type(state) is Retrying:  # the RETRY signal
+            state.run_count = run_count
+            state.start_time = state.start_time or _dt.datetime.now(_dt.timezone.utc) + delay
+            state.cached_inputs = inputs
+            return state
+        if type(state) not in (Failed, TimedOut) or run_count > task.max_retries:
+            return state
+        if task.retry_on is not None and not isinstance(state.result, task.retry_on):
+            return state
+        retry = Retrying(
+            f"Retrying Task (after attempt {run_count} of {task.max_retries + 1})",
+            result=state.result,
+            start_time=_dt.datetime.now(_dt.timezone.utc) + delay,
+            run_count=run_count,
+            cached_inputs=inputs,
+        )
+        return self._transition(state, retry, emit)
+
+    def check_mapped_parent(self, state: State, upstream_states: dict, emit: Emit | None) -> State | None:
+        """For a mapped parent: the final state it ends in without mapping, or None to map."""
+        try:
+            self.check_upstream_finished(state, upstream_states)
+            self.check_upstream_skipped(state, upstream_states, emit)
+            self.check_task_is_ready(state)
+            if type(state) is not Resume:
+                self.check_task_trigger(state, upstream_states, emit)
+        except ENDRUN as end:
+            return end.state
+        return None
+
+    # --- transitions --------------------------------------------------------
+    def _transition(self, old: State, new: State, emit: Emit | None) -> State:
+        new.timestamp = time.time()
+        if self.handlers or self.task.on_failure is not None:
+            new = self._call_handlers(old, new)
+        if emit is not None:
+            emit(old, new)
+        return new
+
+    def _call_handlers(self, old: State, new: State) -> State:
+        try:
+            for handler in self.handlers:
+                changed = handler(self.task, old, new)
+                if changed is not None:
+                    new = changed
+            if self.task.on_failure is not None and isinstance(new, Failed):
+                self.task.on_failure(self.task, new)
+        except ENDRUN:
+            raise
+        except Exception as exc:
+            self.logger.error("Task %r: a state handler raised %s", self.task.name, _describe(exc), exc_info=True)
+            new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
+            new.timestamp = time.time()
+        return new
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _LogWriter:
+    """A file-like object that sends each printed line to a logger."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self._buffer = ""
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            self.logger.info(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buffer:
+            self.logger.info(self._buffer)
+            self._buffer = ""
+
+
+def _call_with_timeout(fn: Callable, inputs: dict, timeout: float, log_stdout: bool, logger: logging.Logger) -> Any:
+    """Run ``fn(**inputs)`` in a thread; raise TaskTimeoutError after ``timeout`` seconds.
+
+    The thread is asked to stop (an exception is raised inside it at its next
+    bytecode); code blocked in C keeps running until it returns.
+    """
+    box: list = []
+    ctx = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            if log_stdout:
+                with contextlib.redirect_stdout(_LogWriter(logger)):
+                    box.append((True, ctx.run(fn, **inputs)))
+            else:
+                box.append((True, ctx.run(fn, **inputs)))
+        except BaseException as exc:  # handed to the caller below
+            box.append((False, exc))
+
+    thread = threading.Thread(target=target, daemon=True, name="perfect_nb-timeout")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive() or not box:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(TaskTimeoutError))
+        raise TaskTimeoutError(f"Task exceeded its timeout of {timeout} seconds.")
+    ok, value = box[0]
+    if ok:
+        return value
+    raise value

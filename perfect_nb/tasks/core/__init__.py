@@ -1,0 +1,1 @@
+"""Tasks the engine builds for you: constants, collections of tasks, operators."""
