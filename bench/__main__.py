@@ -1,0 +1,101 @@
+"""``python -m bench``: run every workload on every engine and write a Markdown report.
+
+Examples: ``python -m bench``; ``python -m bench --quick --engines plain,perfect_nb
+--only chain``; ``python -m bench --all`` (also Prefect 1 on map_100k, many minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.engines import ENGINES, LABELS, PlainAPI
+from bench.prefect1 import ensure_prefect1
+from bench.report import machine_header, tables
+from bench.runner import measure, run_once
+from bench.workloads import WORKLOADS
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_MS_PER_TASK = 5.0  # Prefect 1's typical per-task cost, used before any measurement
+NOTES = [
+    "seconds: best of the repeats, each building the flow and running it (`flow.run()`, "
+    "LocalExecutor) in a fresh subprocess per engine and workload; import time not included",
+    "overhead µs/task = (engine seconds - plain Python seconds) / n; "
+    "peak RSS = ru_maxrss of that subprocess",
+    'dask.delayed uses `scheduler="sync"` for LocalExecutor workloads: one thread like '
+    "LocalExecutor, so it measures graph and scheduling overhead without thread hand-offs",
+]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes, 1 repeat (smoke test)")
+    p.add_argument("--only", help=f"comma-separated workloads: {', '.join(WORKLOADS)}")
+    p.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines")
+    p.add_argument("--all", action="store_true", help="also run engines marked slow")
+    p.add_argument("--repeats", type=int, help="override every workload's repeat count")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
+    p.add_argument("--out", type=Path, help="report path (default bench/results.md, "
+                   "bench/results-quick.md with --quick)")
+    args = p.parse_args(argv)
+    args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    args.only = [w.strip() for w in args.only.split(",")] if args.only else list(WORKLOADS)
+    for name, known in [(args.engines, ENGINES), (args.only, WORKLOADS)]:
+        if bad := [x for x in name if x not in known]:
+            p.error(f"unknown {', '.join(bad)}; choose from {', '.join(known)}")
+    args.out = args.out or HERE / ("results-quick.md" if args.quick else "results.md")
+    return args
+
+
+def estimate(rows, engine, size):
+    """'skipped (est. N min)' from the engine's per-task time on its largest workload so far."""
+    done = [r for r in rows if r["engine"] == engine and "seconds" in r]
+    per_task = DEFAULT_MS_PER_TASK / 1e3
+    if done:
+        biggest = max(done, key=lambda r: r["size"])
+        per_task = biggest["seconds"] / biggest["size"]
+    return f"skipped (est. {per_task * size / 60:.0f} min; `--all` runs it)"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    pythons = {e: Path(sys.executable) for e in args.engines}
+    notes = []
+    if "prefect" in pythons:
+        python, why = ensure_prefect1()
+        if python is None:
+            print(f"Prefect 1.4.1 could not be installed, skipping it: {why}", file=sys.stderr)
+            notes.append(f"Prefect 1.4.1 column missing: install failed ({why})")
+            del pythons["prefect"]
+        else:
+            pythons["prefect"] = python
+    rows, versions = [], {}
+    for workload in (WORKLOADS[name] for name in args.only):
+        size = workload.quick_size if args.quick else workload.size
+        repeats = args.repeats or (1 if args.quick else workload.repeats)
+        expected = repr(run_once(PlainAPI(), workload, size))
+        for engine, python in pythons.items():
+            row = {"workload": workload.name, "size": size, "engine": engine}
+            if engine in workload.slow and not (args.all or args.quick):
+                row["skipped"] = estimate(rows, engine, size)
+            else:
+                row.update(measure(python, engine, workload.name, size, repeats, args.timeout))
+                if "error" not in row and row["result"] != expected:
+                    row["error"] = f"wrong result {row['result'][:40]}, expected {expected[:40]}"
+                versions.setdefault(engine, row.get("version", "?"))
+            shown = row.get("skipped") or row.get("error") or f"{row['seconds']:.4f} s"
+            print(f"{workload.name:>10} n={size:<7,} {LABELS[engine]:<14} {shown}",
+                  file=sys.stderr, flush=True)
+            if "error" in row and row.get("stderr"):
+                print(row["stderr"], file=sys.stderr)
+            rows.append(row)
+    report = "\n".join(machine_header(versions, NOTES + notes) + [""] + tables(rows)) + "\n"
+    print(report)
+    args.out.write_text(report)
+    print(f"written to {args.out}", file=sys.stderr)
+    return 1 if any("error" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Markdown report: machine header, one row per workload and engine, overhead ratios."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+
+from bench.engines import LABELS
+
+
+def machine_header(versions: dict[str, str], notes: list[str]) -> list[str]:
+    """Date, cores, CPU, Python and engine versions, plus free-form notes."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    engines = ", ".join(f"{LABELS[e]} {v}" for e, v in versions.items())
+    lines = [
+        "# perfect_nb benchmark",
+        "",
+        f"- date: {now}",
+        f"- machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.machine()}",
+        f"- Python {platform.python_version()}; engines: {engines}",
+    ]
+    return lines + [f"- {note}" for note in notes]
+
+
+def _num(x: float) -> str:
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.3g}" if abs(x) < 1 else f"{x:.2f}"
+
+
+def _overhead(rows, workload, engine):
+    """Per-task overhead in microseconds, or None when it cannot be computed."""
+    found = {r["engine"]: r for r in rows if r["workload"] == workload}
+    row, plain = found.get(engine), found.get("plain")
+    if not row or not plain or "seconds" not in row or "seconds" not in plain:
+        return None
+    return (row["seconds"] - plain["seconds"]) / row["size"] * 1e6
+
+
+def _ratio(rows, workload, engine):
+    mine, ours = _overhead(rows, workload, engine), _overhead(rows, workload, "perfect_nb")
+    if mine is None or ours is None or ours <= 0:
+        return "n/a"
+    return f"{mine / ours:,.1f}×"
+
+
+def tables(rows: list[dict]) -> list[str]:
+    """The results table and the ratio table, as Markdown lines."""
+    out = [
+        "| workload | n | engine | seconds | overhead µs/task | peak RSS MB | import s |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        head = f"| {r['workload']} | {r['size']:,} | {LABELS[r['engine']]} |"
+        if "skipped" in r:
+            out.append(f"{head} {r['skipped']} | | | |")
+        elif "error" in r:
+            out.append(f"{head} error: {r['error'][:120].replace('|', '/')} | | | |")
+        else:
+            over = _overhead(rows, r["workload"], r["engine"])
+            over_s = "—" if r["engine"] == "plain" or over is None else _num(over)
+            out.append(f"{head} {_num(r['seconds'])} | {over_s} | {r['rss_mb']:.0f} "
+                       f"| {_num(r['import_s'])} |")
+    workloads = list(dict.fromkeys(r["workload"] for r in rows))
+    out += [
+        "",
+        "| workload | Prefect 1 / perfect_nb | dask.delayed / perfect_nb |",
+        "|---|---:|---:|",
+    ]
+    out += [f"| {w} | {_ratio(rows, w, 'prefect')} | {_ratio(rows, w, 'dask')} |"
+            for w in workloads]
+    return out

@@ -1,0 +1,103 @@
+"""Benchmark workloads, each written once against the Prefect 1 API.
+
+A workload is ``fn(api, n) -> (flow, handle)``: it builds a flow of about ``n`` tasks
+with ``api.task``, ``api.Flow`` and ``api.unmapped`` and returns the flow plus the task
+whose result is checked. ``api`` is ``prefect``/``perfect_nb`` or a shim (bench/engines.py)
+that runs the very same code as direct calls or as dask.delayed.
+
+To add a workload: write the function, then add one line to ``WORKLOADS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Where task bodies run: ``kind`` is local, threads, processes or distributed.
+
+    Each engine translates it (bench/engines.py): local is LocalExecutor / dask
+    ``scheduler="sync"``; threads and processes are LocalDaskExecutor / the dask scheduler
+    of that name; distributed is DaskExecutor / a dask.distributed LocalCluster.
+    """
+
+    kind: str = "local"
+    workers: int = 1
+
+
+LOCAL = Executor()
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One registry entry. ``slow`` engines are skipped at full size unless ``--all``."""
+
+    name: str
+    fn: Callable[[Any, int], tuple[Any, Any]]
+    size: int
+    quick_size: int
+    repeats: int = 3
+    executor: Executor = LOCAL
+    slow: tuple[str, ...] = ()
+    warmup: int = 0  # untimed runs in the same process before timing (cache re-runs)
+    about: str = ""
+
+
+def chain(api, n):
+    """``n`` dependent tasks, each adding 1 to its input."""
+
+    @api.task
+    def inc(x):
+        return x + 1
+
+    with api.Flow("chain") as flow:
+        x = 0
+        for _ in range(n):
+            x = inc(x)
+    return flow, x
+
+
+def fan_in(api, n):
+    """``n`` independent tasks feeding one reducer."""
+
+    @api.task
+    def inc(x):
+        return x + 1
+
+    @api.task
+    def total(xs):
+        return sum(xs)
+
+    with api.Flow("fan_in") as flow:
+        result = total([inc(i) for i in range(n)])
+    return flow, result
+
+
+def map_reduce(api, n):
+    """A map over ``n`` items, then a reducer over the mapped results."""
+
+    @api.task
+    def add(x, y):
+        return x + y
+
+    @api.task
+    def total(xs):
+        return sum(xs)
+
+    with api.Flow("map_reduce") as flow:
+        result = total(add.map(list(range(n)), api.unmapped(1)))
+    return flow, result
+
+
+WORKLOADS = {
+    w.name: w
+    for w in [
+        Workload("chain", chain, 1_000, 50, about="1,000 dependent tasks"),
+        Workload("fan_in", fan_in, 2_000, 100, about="2,000 independent tasks + sum"),
+        Workload("map_5k", map_reduce, 5_000, 200, about="map over 5,000 + sum"),
+        Workload("map_100k", map_reduce, 100_000, 1_000, repeats=1, slow=("prefect",),
+                 about="map over 100,000 + sum"),
+    ]
+}
