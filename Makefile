@@ -15,11 +15,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
+# One pytest run: unit, doctest, notebook (nbval, outputs compared) and browser tests.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
-	$(BIN)/python -m pytest -q --nbval notebooks/ --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	$(BIN)/python -m pytest -q tests perfect_nb notebooks --doctest-modules --nbval --nbval-sanitize-with notebooks/sanitize.cfg
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x tests
