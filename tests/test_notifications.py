@@ -340,3 +340,20 @@ def test_slack_notifier_on_a_failing_task_in_a_flow_run():
     assert len(hook.received) == 1
     text = hook.received[0]["text"]
     assert "explode" in text and "Failed" in text
+
+
+def test_notifier_on_a_flow_names_the_flow():
+    from perfect_nb import Flow, task
+
+    with webhook_server() as hook:
+
+        @task
+        def explode():
+            raise RuntimeError("kaboom")
+
+        notify = slack_notifier(only_states=[Failed], webhook_url=hook.url)
+        with Flow("notify-flow", state_handlers=[notify]) as flow:
+            explode()
+
+        flow.run()
+    assert [b["text"].split(":")[0] for b in hook.received] == ["Flow 'notify-flow' is now Failed"]
