@@ -194,6 +194,10 @@ class Task:
         for handler in self.state_handlers:
             if not callable(handler):
                 raise TypeError(f"Task {self.name!r}: each state handler must be a callable (task, old_state, new_state) -> state, got {handler!r}.")
+        if isinstance(self.cache_validator, str):
+            from perfect_nb.engine.cache_validators import resolve
+
+            self.cache_validator = resolve(self.cache_validator)
         if self.trigger is not None and not callable(self.trigger):
             raise TypeError(f"Task {self.name!r}: trigger must be a callable such as perfect_nb.triggers.all_finished, got {self.trigger!r}.")
 

@@ -35,6 +35,7 @@ from perfect_nb.engine.events import StateChange, dispatch
 from perfect_nb.engine.state import (
     Cancelled, Failed, Finished, Mapped, Pending, Retrying, Running, Scheduled, State, Success,
 )
+from perfect_nb.engine.persistence import check_targets
 from perfect_nb.engine.task_runner import TaskRunner
 from perfect_nb.errors import ParameterError
 
@@ -119,6 +120,7 @@ class FlowRunner:
         from perfect_nb.executors import LocalExecutor
 
         params = _check_parameters(self.flow, parameters or {})
+        check_targets(self.flow, context)
         executor = executor or self.flow.executor or LocalExecutor()
         run = _FlowRun(self, params, executor, dict(task_states or {}), context or {}, task_contexts or {}, list(listeners or []), task_runner_state_handlers, cache)
         final = run.execute(state)
@@ -174,8 +176,9 @@ class _FlowRun:
         nodes: dict[Any, _Node] = {}
         flow = self.flow
         for task in flow.sorted_tasks():
-            runner = self.flow_runner.task_runner_cls(task, state_handlers=extra_handlers)
-            runner.cache = cache
+            runner = self.flow_runner.task_runner_cls(task, state_handlers=extra_handlers, flow_result=flow.result)
+            if cache is not None:
+                runner.hooks.append(cache)
             node = _Node(task, runner, task_states.get(task) or Pending())
             edges = flow._up[task]
             node.mapped = any(e.mapped for e in edges)

@@ -29,9 +29,10 @@ from perfect_nb.core import context as _context
 from perfect_nb.engine import signals
 from perfect_nb.engine.signals import ENDRUN
 from perfect_nb.engine.state import (
-    Cached, Failed, Finished, Looped, Mapped, Paused, Pending, Resume, Retrying,
+    Failed, Finished, Looped, Mapped, Paused, Pending, Resume, Retrying,
     Running, Scheduled, Skipped, State, Success, TimedOut, TriggerFailed,
 )
+from perfect_nb.engine.persistence import hooks_for
 from perfect_nb.engine.triggers import all_successful
 
 __all__ = ["TaskRunner", "TaskTimeoutError"]
@@ -62,7 +63,7 @@ class TaskRunner:
         self.handlers = list(task.state_handlers) + list(state_handlers or [])
         self.trigger = task.trigger or all_successful
         self.logger = logging.getLogger(f"perfect_nb.Task: {task.name}")
-        self.cache = None  # set by the flow runner when a result cache is in use
+        self.hooks = hooks_for(task, flow_result)  # result reuse and checkpointing steps
 
     # --- entry point -------------------------------------------------------
     def run(
@@ -121,12 +122,13 @@ class TaskRunner:
         if type(state) is not Resume:
             state = self.check_task_trigger(state, upstream_states, emit)
         inputs = self.get_task_inputs(state, upstream_states, inputs)
-        if self.cache is not None:
-            state = self.cache.check(self, state, inputs, ctx, emit)
+        for hook in self.hooks:
+            state = hook.check(self, state, inputs, ctx, emit)
         state = self.run_task(state, inputs, ctx, emit)
         state = self.check_for_retry(state, inputs, ctx, emit)
-        if self.cache is not None and type(state) is Success:
-            state = self.cache.store(self, state, inputs, ctx, emit)
+        if self.hooks and type(state) is Success:
+            for hook in self.hooks:
+                state = hook.store(self, state, inputs, ctx, emit)
         return state
 
     # --- steps -------------------------------------------------------------
