@@ -91,13 +91,19 @@ class TaskRunner:
         elif context:
             base_context = {**base_context, **context}
         ctx = self._context(base_context, state, map_index, task_run_id)
+        debug = self.logger.isEnabledFor(logging.DEBUG)
+        if debug:
+            self.logger.debug("Task %r: Starting task run from state %s.", ctx["task_full_name"], state.type)
         token = _context.set_run_context(ctx)
         try:
-            return self._pipeline(state, upstream_states, inputs, ctx, emit)
+            state = self._pipeline(state, upstream_states, inputs, ctx, emit)
         except ENDRUN as end:
-            return end.state
+            state = end.state
         finally:
             _context.reset_run_context(token)
+        if debug:
+            self.logger.debug("Task %r: Finished task run with final state %s.", ctx["task_full_name"], state.type)
+        return state
 
     def _context(self, base: dict, state: State, map_index: int | None, task_run_id: str | None) -> dict:
         task = self.task
@@ -133,17 +139,21 @@ class TaskRunner:
 
     # --- steps -------------------------------------------------------------
     def check_upstream_finished(self, state: State, upstream_states: dict) -> None:
-        """Stay in ``state`` while any upstream task has not finished."""
-        for up in upstream_states.values():
+        """Stay in ``state`` while any upstream task (or child of a reduced mapped task) has not finished."""
+        for edge, up in upstream_states.items():
             if not isinstance(up, Finished):
+                raise ENDRUN(state)
+            if type(up) is Mapped and not edge.mapped and not all(isinstance(s, Finished) for s in up.map_states):
                 raise ENDRUN(state)
 
     def check_upstream_skipped(self, state: State, upstream_states: dict, emit: Emit | None) -> State:
         """Skip when an upstream task skipped (unless ``skip_on_upstream_skip=False``)."""
         if not self.task.skip_on_upstream_skip:
             return state
-        for up in upstream_states.values():
-            if isinstance(up, Skipped):
+        for edge, up in upstream_states.items():
+            if isinstance(up, Skipped) or (
+                type(up) is Mapped and not edge.mapped and any(isinstance(s, Skipped) for s in up.map_states)
+            ):
                 raise ENDRUN(self._transition(state, Skipped(_SKIP_MESSAGE, result=None), emit))
         return state
 
@@ -164,7 +174,7 @@ class TaskRunner:
         except signals.PrefectStateSignal as sig:
             raise ENDRUN(self._transition(state, sig.state, emit)) from None
         except Exception as exc:
-            failed = TriggerFailed(f"Unexpected error while checking the trigger: {exc!r}", result=exc)
+            failed = TriggerFailed(f"Unexpected error while checking task trigger: {exc!r}", result=exc)
             raise ENDRUN(self._transition(state, failed, emit)) from None
         if not ok:
             raise ENDRUN(self._transition(state, TriggerFailed("Trigger failed", result=None), emit))
@@ -189,26 +199,27 @@ class TaskRunner:
 
     def run_task(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
         """Running, then the outcome of run(); a LOOP signal runs it again."""
-        name = self._run_name(inputs, ctx)
-        if name is not None:
-            ctx["task_run_name"] = name
+        if self.task.task_run_name is not None:
+            ctx["task_run_name"] = self._run_name(state, inputs, ctx, emit)
         while True:
             state = self._transition(state, Running("Starting task run."), emit)
+            if type(state) is not Running:  # a state handler failed or changed it: do not run
+                raise ENDRUN(state)
             state = self._transition(state, self._call(inputs, ctx), emit)
             if type(state) is not Looped:
                 return state
             ctx["task_loop_count"] += 1
             ctx["task_loop_result"] = state.result
 
-    def _run_name(self, inputs: dict, ctx: dict) -> str | None:
+    def _run_name(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> str:
+        """The task run name: a template formatted with context, parameters and inputs, or a callable of them."""
         template = self.task.task_run_name
-        if template is None:
-            return None
+        values = {**ctx.get("parameters", {}), **ctx, **inputs}
         try:
-            return template(**inputs) if callable(template) else template.format(**{**ctx, **inputs})
+            return template(**values) if callable(template) else template.format(**values)
         except (KeyError, IndexError) as exc:
-            failed = Failed(f"task_run_name {template!r} refers to {exc}, which is not an input of task {self.task.name!r}.", result=exc)
-            raise ENDRUN(failed) from None
+            failed = Failed(f"task_run_name {template!r} refers to {exc}, which is not an input of task {self.task.name!r}, a flow parameter or a context key.", result=exc)
+            raise ENDRUN(self._transition(state, failed, emit)) from None
 
     def _call(self, inputs: dict, ctx: dict) -> State:
         task = self.task
@@ -222,7 +233,7 @@ class TaskRunner:
                 value = task.run(**inputs)
         except signals.LOOP as sig:
             sig.state.loop_count = ctx["task_loop_count"]
-            sig.state.message = sig.state.message or f"Looped {ctx['task_loop_count']} times."
+            sig.state.message = sig.state.message or f"Task is looping ({ctx['task_loop_count']})"
             return sig.state
         except signals.PrefectStateSignal as sig:
             if isinstance(sig.state, Failed):
@@ -245,7 +256,7 @@ class TaskRunner:
             state.start_time = state.start_time or _dt.datetime.now(_dt.timezone.utc) + delay
             state.cached_inputs = inputs
             return state
-        if type(state) not in (Failed, TimedOut) or run_count > task.max_retries:
+        if not isinstance(state, Failed) or run_count > task.max_retries:
             return state
         if task.retry_on is not None and not isinstance(state.result, task.retry_on):
             return state
@@ -292,6 +303,7 @@ class TaskRunner:
         except Exception as exc:
             self.logger.error("Task %r: a state handler raised %s", self.task.name, _describe(exc), exc_info=True)
             new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
+        if new.timestamp is None:  # a handler returned a state of its own
             new.timestamp = time.time()
         return new
 
