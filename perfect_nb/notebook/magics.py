@@ -1,0 +1,128 @@
+"""IPython magics: ``%%perfect_flow`` builds, shows and runs a flow from one cell.
+
+::
+
+    %load_ext perfect_nb
+
+    %%perfect_flow etl --param n=3
+    n = Parameter("n", default=2)
+    numbers = extract(n)
+    total = add_up(numbers)
+
+The cell body runs in the notebook's namespace inside ``with Flow("etl")``;
+``etl`` is then bound to the Flow, its live view is displayed and the flow runs.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from perfect_nb.core.flow import Flow
+from perfect_nb.errors import ParameterError
+from perfect_nb.notebook.view import FlowView, views
+
+__all__ = ["PerfectMagics", "load_ipython_extension", "make_executor", "parse_params"]
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """``["n=5", "name=abc"]`` -> ``{"n": 5, "name": "abc"}`` (values as Python literals when they parse).
+
+    >>> parse_params(["n=5", "tags=['a']", "who=world"])
+    {'n': 5, 'tags': ['a'], 'who': 'world'}
+    """
+    values: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--param takes KEY=VALUE, got {pair!r}.")
+        try:
+            values[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            values[key] = raw
+    return values
+
+
+def make_executor(spec: str | None) -> Any:
+    """An executor from ``--executor``: local, threads, processes, dask, or a scheduler address."""
+    if spec in (None, "local"):
+        from perfect_nb.executors import LocalExecutor
+
+        return LocalExecutor()
+    if spec in ("threads", "processes"):
+        from perfect_nb.executors import LocalDaskExecutor
+
+        return LocalDaskExecutor(scheduler=spec)
+    if spec == "dask" or "://" in spec:
+        from perfect_nb.executors import DaskExecutor
+
+        return DaskExecutor(address=None if spec == "dask" else spec)
+    raise UsageError(f"--executor must be local, threads, processes, dask or a scheduler address like tcp://host:8786, got {spec!r}.")
+
+
+@magics_class
+class PerfectMagics(Magics):
+    """The perfect_nb magics."""
+
+    @magic_arguments()
+    @argument("name", help="Name of the flow; also the variable it is bound to.")
+    @argument("--no-run", action="store_true", help="Build and show the flow without running it.")
+    @argument("--executor", default=None, help="local (default), threads, processes, dask, or a Dask scheduler address.")
+    @argument("--param", action="append", metavar="KEY=VALUE", help="A parameter value (repeatable); Python literals are parsed.")
+    @argument("--horizontal", action="store_true", help="Lay the graph out left to right.")
+    @cell_magic
+    def perfect_flow(self, line: str, cell: str) -> None:
+        """Build a flow from the cell body, bind it to NAME, show its live view and run it."""
+        args = self._parse(self.perfect_flow, line)
+        name = args.name
+        if not name.isidentifier():
+            raise UsageError(f"The flow name {name!r} must be a valid Python identifier: it becomes a variable.")
+        params = parse_params(args.param)
+        executor = make_executor(args.executor) if args.executor else None
+        flow = self._build(name, cell)
+        known = {p.name for p in flow.parameters()}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise UsageError(f"Flow {name!r} has no parameter(s) {unknown}; its parameters are {sorted(known)}.")
+        self.shell.user_ns[name] = flow
+        view = views.get(name)
+        if view is None:
+            view = views[name] = FlowView(flow, horizontal=args.horizontal, executor=executor)
+        else:
+            view.horizontal, view.executor = args.horizontal, executor
+            view.set_flow(flow)
+        if view.form is not None and params:
+            view.form.values = {**view.form.values, **params}
+        display(view)
+        if not args.no_run:
+            try:
+                view.run(**params)
+            except ParameterError as exc:
+                raise UsageError(str(exc)) from None
+
+    def _parse(self, magic: Any, line: str) -> Any:
+        try:
+            return parse_argstring(magic, line)
+        except UsageError:
+            raise
+        except SystemExit:
+            raise UsageError(f"Bad arguments for %%perfect_flow: {line!r}. Usage: %%perfect_flow NAME [--no-run] [--executor E] [--param K=V] [--horizontal]") from None
+
+    def _build(self, name: str, cell: str) -> Flow:
+        """Run the cell body inside ``with Flow(name)``; raise (binding nothing) if it fails."""
+        code = self.shell.transform_cell(cell)
+        flow = Flow(name)
+        with flow:
+            exec(compile(code, f"<perfect_flow {name}>", "exec"), self.shell.user_ns)
+        flow.validate()
+        return flow
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics with IPython (``%load_ext perfect_nb``)."""
+    ipython.register_magics(PerfectMagics)

@@ -1,0 +1,306 @@
+"""FlowView: a flow's live DAG, parameter form, run summary, results and logs in one widget.
+
+>>> from perfect_nb import Flow, task
+>>> with Flow("tiny") as flow:
+...     one = task(lambda: 1, name="one")()
+>>> view = FlowView(flow)
+>>> state = view.run()
+>>> view.states
+{'one': 'Success'}
+"""
+
+from __future__ import annotations
+
+import collections
+import html
+import logging
+import pathlib
+import threading
+import time
+import traceback
+from typing import Any
+
+import anywidget
+import ipywidgets as widgets
+import traitlets
+
+from perfect_nb.core.flow import Flow
+from perfect_nb.engine.events import StateChange
+from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State
+from perfect_nb.notebook.throttle import Throttle
+from perfect_nb.viz.live import LiveSvg
+
+__all__ = ["DagView", "FlowView", "views"]
+
+STATIC = pathlib.Path(__file__).parent / "static"
+
+#: The view each ``%%perfect_flow NAME`` cell displayed, by flow name.
+views: dict[str, "FlowView"] = {}
+
+
+class DagView(anywidget.AnyWidget):
+    """The drawing: an SVG the kernel keeps current; clicks select a task."""
+
+    _esm = STATIC / "dag.js"
+    _css = STATIC / "dag.css"
+    svg = traitlets.Unicode("", help="The graph as drawn now: fixed layout, current colours.").tag(sync=True)
+    states = traitlets.Dict(help="Task slug -> state name.").tag(sync=True)
+    selected = traitlets.Unicode("", help="Slug of the task the user clicked.").tag(sync=True)
+
+    def __repr__(self) -> str:
+        return f"<DagView: {len(self.states)} tasks>"
+
+
+class _LogCollector(logging.Handler):
+    """Groups the log records of a run by the task that emitted them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.by_task: dict[str, list[str]] = collections.defaultdict(list)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from perfect_nb.core.context import current
+
+        key = current().get("task_full_name") or "flow"
+        self.by_task[key].append(self.format(record))
+
+
+class FlowView(widgets.VBox):
+    """A live view of ``flow``: display it, then ``view.run(**parameters)``.
+
+    Parameters
+    ----------
+    flow : Flow
+    horizontal : bool
+        Lay the graph out left to right.
+    executor : Executor, optional
+        Used by ``run()`` and the Run button when none is given.
+    """
+
+    svg = traitlets.Unicode("", help="The graph as drawn now (mirrors the DAG widget).")
+    states = traitlets.Dict(help="Task slug -> state name, current while a run goes on.")
+    selected = traitlets.Unicode("", help="Slug of the selected task.")
+    running = traitlets.Bool(False, help="True while a run started from this view goes on.")
+
+    def __init__(self, flow: Flow, horizontal: bool = False, executor: Any = None, **kwargs: Any) -> None:
+        if not isinstance(flow, Flow):
+            raise TypeError(f"FlowView needs a Flow, got {flow!r}.")
+        self.dag = DagView()
+        self.form = None
+        self.header = widgets.HTML()
+        self.details = widgets.HTML()
+        self.summary = widgets.HTML()
+        self.results = widgets.HTML()
+        self.logs = widgets.HTML()
+        self.executor = executor
+        self.horizontal = horizontal
+        self.run_kwargs: dict = {}
+        self._lock = threading.RLock()
+        self._throttle = Throttle(self._push, interval=0.1)
+        super().__init__(**kwargs)
+        for name in ("svg", "states", "selected"):
+            traitlets.link((self.dag, name), (self, name))
+        self.observe(lambda change: self._show_details(), names="selected")
+        self.set_flow(flow)
+
+    # --- the flow shown ----------------------------------------------------
+    def set_flow(self, flow: Flow) -> None:
+        """Show ``flow`` (a new version of the same cell keeps this widget on screen)."""
+        self.flow = flow
+        self._live = LiveSvg(flow, horizontal=self.horizontal)
+        self._reset_run_state()
+        self.form = self._make_form()
+        self.header.value = f"<b>{html.escape(flow.name)}</b> · {len(flow.tasks)} tasks"
+        parts = [self.header] + ([self.form] if self.form is not None else []) + [self.dag, self.details, self.summary, self.results, self.logs]
+        self.children = parts
+        self.summary.value = self.results.value = self.logs.value = self.details.value = ""
+        self._push()
+
+    def _make_form(self):
+        params = sorted(self.flow.parameters(), key=lambda p: p.name)
+        if not params:
+            return None
+        from perfect_nb.notebook.forms import ParameterForm
+
+        return ParameterForm(params, on_submit=lambda values: self.run(**values))
+
+    def _reset_run_state(self) -> None:
+        self._task_states: dict[str, State] = {}
+        self._names = {t.slug: "Pending" for t in self.flow.tasks}
+        self._progress: dict[str, collections.Counter] = {}
+        self._started: dict[str, float] = {}
+        self._ended: dict[str, float] = {}
+        self._logs = _LogCollector()
+
+    # --- running -------------------------------------------------------------
+    def run(self, executor: Any = None, **parameters: Any) -> State:
+        """Run the flow with these parameter values, colouring the graph live."""
+        self._reset_run_state()
+        self.running = True
+        self.summary.value = "<i>running…</i>"
+        self._push()
+        root = logging.getLogger("perfect_nb")
+        root.addHandler(self._logs)
+        quiet = _quiet_console(root)  # the view shows the logs, grouped per task
+        started = time.time()
+        try:
+            state = self.flow.run(
+                parameters=parameters, executor=executor or self.executor,
+                listeners=[self._on_event], run_on_schedule=False, **self.run_kwargs,
+            )
+        finally:
+            root.removeHandler(self._logs)
+            quiet()
+            self.running = False
+        self._finish(state, time.time() - started)
+        return state
+
+    def _on_event(self, event: StateChange) -> None:
+        if event.task is None:
+            return
+        slug, new = event.task.slug, event.new_state
+        with self._lock:
+            if event.map_index is not None:
+                counts = self._progress.setdefault(slug, collections.Counter())
+                counts[event.old_state.type] -= 1
+                counts[new.type] += 1
+            else:
+                self._names[slug] = new.type
+                self._task_states[slug] = new
+                if type(new) is Mapped:
+                    self._progress[slug] = collections.Counter(Pending=len(new.map_states))
+                if isinstance(new, Running) and slug not in self._started:
+                    self._started[slug] = event.timestamp
+                if isinstance(new, Finished):
+                    self._ended[slug] = event.timestamp
+        self._throttle()
+
+    def _push(self) -> None:
+        with self._lock:
+            names = dict(self._names)
+            progress = {slug: +counts for slug, counts in self._progress.items()}
+        self.svg = self._live.render(names, progress)
+        self.states = names
+
+    def _finish(self, state: State, seconds: float) -> None:
+        for task, task_state in (state.result or {}).items() if isinstance(state.result, dict) else ():
+            self._task_states[task.slug] = task_state
+            self._names[task.slug] = task_state.type
+            if type(task_state) is Mapped:
+                self._progress[task.slug] = collections.Counter(s.type for s in task_state.map_states)
+        self._throttle.flush()
+        self.summary.value = _summary_html(state, seconds, self.flow)
+        self.results.value = _results_html(self.flow, state)
+        self.logs.value = _logs_html(self._logs.by_task)
+        self._show_details()
+
+    # --- the selected task -----------------------------------------------------
+    def _show_details(self) -> None:
+        slug = self.selected
+        task_state = self._task_states.get(slug)
+        if not slug or slug not in self._names:
+            self.details.value = ""
+            return
+        parts = [f"<b>{html.escape(slug)}</b>: {html.escape(self._names[slug])}"]
+        if task_state is not None and task_state.message:
+            parts.append(html.escape(task_state.message))
+        if slug in self._started and slug in self._ended:
+            parts.append(f"{self._ended[slug] - self._started[slug]:.3f} s")
+        body = " · ".join(parts)
+        if task_state is not None and isinstance(task_state, Finished):
+            body += f"<div>{_preview_html(task_state.result)}</div>"
+        lines = [line for key, group in self._logs.by_task.items() if key.split("[")[0] == self.flow.get_task(slug).name for line in group]
+        if lines:
+            body += "<pre>" + html.escape("\n".join(lines[-50:])) + "</pre>"
+        self.details.value = f"<div class='pnb-details'>{body}</div>"
+
+    # --- display -------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """Widget view where widgets work; a static SVG and summary elsewhere (nbconvert, GitHub)."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/html"] = f"<div>{self.svg}</div>{self.summary.value}"
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<FlowView {self.flow.name!r}: {len(self.flow.tasks)} tasks>"
+
+
+def _quiet_console(logger: logging.Logger):
+    """Raise perfect_nb's console handler to WARNING; return the function that undoes it."""
+    handlers = [h for h in logger.handlers if getattr(h, "_perfect_nb", False)]
+    levels = [h.level for h in handlers]
+    for handler in handlers:
+        handler.setLevel(max(handler.level, logging.WARNING))
+
+    def restore() -> None:
+        for handler, level in zip(handlers, levels):
+            handler.setLevel(level)
+
+    return restore
+
+
+def _summary_html(state: State, seconds: float, flow: Flow) -> str:
+    task_states = state.result if isinstance(state.result, dict) else {}
+    counts = collections.Counter(s.type for s in task_states.values())
+    count_text = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+    out = [f"<div class='pnb-summary'><b>{html.escape(state.type)}</b> in {seconds:.2f} s — {html.escape(count_text)}"]
+    if state.message:
+        out.append(f"<div>{html.escape(state.message)}</div>")
+    for task, task_state in sorted(task_states.items(), key=lambda kv: kv[0].slug):
+        for label, failed in _failures(task, task_state):
+            out.append(_failure_html(label, failed))
+    out.append("</div>")
+    return "".join(out)
+
+
+def _failures(task: Any, state: State):
+    if type(state) is Mapped:
+        for i, child in enumerate(state.map_states):
+            if isinstance(child, Failed):
+                yield f"{task.slug}[{i}]", child
+    elif isinstance(state, Failed):
+        yield task.slug, state
+
+
+def _failure_html(label: str, state: State) -> str:
+    exc = state.result if isinstance(state.result, BaseException) else None
+    head = f"<b>{html.escape(label)}</b> {html.escape(state.type)}: {html.escape(state.message or '')}"
+    if exc is None or exc.__traceback__ is None:
+        return f"<div class='pnb-failure'>{head}</div>"
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return f"<details class='pnb-failure'><summary>{head}</summary><pre>{html.escape(tb)}</pre></details>"
+
+
+def _preview_html(value: Any, limit: int = 2000) -> str:
+    to_html = getattr(value, "_repr_html_", None)
+    if callable(to_html) and hasattr(value, "head"):
+        try:
+            return to_html.__self__.head(20)._repr_html_()
+        except Exception:
+            pass
+    text = repr(value)
+    if len(text) > limit:
+        text = text[:limit] + " …"
+    return f"<pre>{html.escape(text)}</pre>"
+
+
+def _results_html(flow: Flow, state: State) -> str:
+    task_states = state.result if isinstance(state.result, dict) else {}
+    rows = []
+    for task in sorted(flow.reference_tasks(), key=lambda t: t.slug):
+        task_state = task_states.get(task)
+        if task_state is not None and task_state.is_successful():
+            rows.append(f"<div class='pnb-result'><b>{html.escape(task.slug)}</b>{_preview_html(task_state.result)}</div>")
+    return "".join(rows)
+
+
+def _logs_html(by_task: dict[str, list[str]]) -> str:
+    if not by_task:
+        return ""
+    blocks = [
+        f"<details><summary>{html.escape(key)} ({len(lines)})</summary><pre>{html.escape(chr(10).join(lines))}</pre></details>"
+        for key, lines in sorted(by_task.items())
+    ]
+    return "<div class='pnb-logs'><b>Logs</b>" + "".join(blocks) + "</div>"
