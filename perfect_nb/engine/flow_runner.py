@@ -205,6 +205,8 @@ class _FlowRun:
             if isinstance(state, Finished):
                 return state
             state = self._flow_transition(state, Running("Running flow."))
+            if type(state) is not Running:  # a flow state handler failed or changed it
+                return state
             logger.info("Beginning flow run %r", flow.name)
             with self.executor.start():
                 try:
@@ -420,6 +422,8 @@ class _FlowRun:
         except Exception as exc:
             logger.error("Flow %r: a state handler raised %r", flow.name, exc, exc_info=True)
             new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
+        if new.timestamp is None:  # a handler returned a state of its own
+            new.timestamp = time.time()
         if self.listeners:
             dispatch(self.listeners, StateChange(self.flow_run_id, None, None, None, old, new, new.timestamp))
         return new
