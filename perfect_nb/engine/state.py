@@ -34,12 +34,16 @@ plain case. A state carries a ``message`` (why it is in that state) and a
 (True, True, 3)
 >>> Success(result=3) == Success(result=3, message="other text")
 True
+>>> Success().result is None
+True
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from typing import Any
+
+from perfect_nb.core import context as _context
 
 __all__ = [
     "Cached", "Cancelled", "Cancelling", "Failed", "Finished", "Looped", "Mapped",
@@ -50,7 +54,11 @@ __all__ = [
 
 
 class _NoResultType:
-    """The result of a state that has none (distinct from ``None``)."""
+    """A marker for "no result at all", distinct from ``None``.
+
+    States default to ``result=None`` as in Prefect 1; ``NoResult`` is kept for
+    code that must tell "returned None" from "produced nothing" (``FilterTask``).
+    """
 
     __slots__ = ()
 
@@ -75,7 +83,8 @@ class State:
     message : str, optional
         Why the run is in this state.
     result : Any, optional
-        The value (or, for a failure, the exception) the state carries.
+        The value (or, for a failure, the exception) the state carries;
+        ``None`` when not given, as in Prefect 1.
     context : dict, optional
         Extra facts about the run (for example the cache reason).
     cached_inputs : dict, optional
@@ -87,7 +96,7 @@ class State:
     def __init__(
         self,
         message: str | None = None,
-        result: Any = NoResult,
+        result: Any = None,
         context: dict | None = None,
         cached_inputs: dict | None = None,
     ) -> None:
@@ -99,16 +108,18 @@ class State:
 
     # --- comparison and display -----------------------------------------
     def _fields(self) -> tuple:
+        """Subclass data that takes part in equality (besides type and result)."""
         return ()
 
     def __eq__(self, other: object) -> bool:
+        """Same type, result, inputs and subclass data; ``message`` and ``context`` are ignored."""
         if type(self) is not type(other):
             return False
-        try:
-            same = bool(self.result == other.result)  # type: ignore[attr-defined]
-        except Exception:  # arrays and frames compare element-wise
-            same = self.result is other.result  # type: ignore[attr-defined]
-        return same and self._fields() == other._fields()  # type: ignore[attr-defined]
+        return (
+            _same(self.result, other.result)  # type: ignore[attr-defined]
+            and _same(self.cached_inputs or {}, other.cached_inputs or {})  # type: ignore[attr-defined]
+            and _same(self._fields(), other._fields())  # type: ignore[attr-defined]
+        )
 
     __hash__ = object.__hash__
 
@@ -141,7 +152,8 @@ class State:
         return isinstance(self, Pending)
 
     def is_scheduled(self) -> bool:
-        return isinstance(self, Scheduled)
+        """Scheduled (retrying, paused, resumed included) or Queued, as in Prefect 1."""
+        return isinstance(self, (Scheduled, Queued))
 
     def is_paused(self) -> bool:
         return isinstance(self, Paused)
@@ -192,6 +204,15 @@ class State:
         return isinstance(self, TimedOut)
 
 
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # arrays and frames compare element-wise
+        return False
+
+
 class _ResultView:
     __slots__ = ("value", "location")
 
@@ -211,7 +232,7 @@ class Scheduled(Pending):
 
     __slots__ = ("start_time",)
 
-    def __init__(self, message=None, result=NoResult, start_time=None, context=None, cached_inputs=None):
+    def __init__(self, message=None, result=None, start_time=None, context=None, cached_inputs=None):
         super().__init__(message, result, context, cached_inputs)
         self.start_time = start_time
 
@@ -232,13 +253,14 @@ class Resume(Scheduled):
 
 
 class Retrying(Scheduled):
-    """A failed run that will run again at ``start_time``; ``run_count`` runs so far."""
+    """A failed run that will run again at ``start_time``; ``run_count`` runs so far
+    (default: the context's ``task_run_count``, else 1)."""
 
     __slots__ = ("run_count",)
 
-    def __init__(self, message=None, result=NoResult, start_time=None, run_count=None, context=None, cached_inputs=None):
+    def __init__(self, message=None, result=None, start_time=None, run_count=None, context=None, cached_inputs=None):
         super().__init__(message, result, start_time, context, cached_inputs)
-        self.run_count = run_count
+        self.run_count = run_count if run_count is not None else _context.current().get("task_run_count", 1)
 
     def _fields(self) -> tuple:
         return (self.start_time, self.run_count)
@@ -249,7 +271,7 @@ class MetaState(State):
 
     __slots__ = ("state",)
 
-    def __init__(self, message=None, result=NoResult, state=None, context=None, cached_inputs=None):
+    def __init__(self, message=None, result=None, state=None, context=None, cached_inputs=None):
         super().__init__(message, result, context, cached_inputs)
         self.state = state
 
@@ -268,9 +290,12 @@ class Queued(MetaState):
 
     __slots__ = ("start_time",)
 
-    def __init__(self, message=None, result=NoResult, state=None, start_time=None, context=None, cached_inputs=None):
+    def __init__(self, message=None, result=None, state=None, start_time=None, context=None, cached_inputs=None):
         super().__init__(message, result, state, context, cached_inputs)
         self.start_time = start_time
+
+    def _fields(self) -> tuple:
+        return (self.state, self.start_time)
 
 
 class Running(State):
@@ -305,7 +330,7 @@ class Cached(Success):
     def __init__(
         self,
         message=None,
-        result=NoResult,
+        result=None,
         cached_inputs=None,
         cached_parameters=None,
         cached_result_expiration: _dt.datetime | None = None,
@@ -315,13 +340,16 @@ class Cached(Success):
         self.cached_parameters = cached_parameters
         self.cached_result_expiration = cached_result_expiration
 
+    def _fields(self) -> tuple:
+        return (self.cached_parameters, self.cached_result_expiration)
+
 
 class Mapped(Success):
     """A mapped parent whose children ran; their states are ``map_states``."""
 
     __slots__ = ("map_states",)
 
-    def __init__(self, message=None, result=NoResult, map_states=None, context=None, cached_inputs=None):
+    def __init__(self, message=None, result=None, map_states=None, context=None, cached_inputs=None):
         super().__init__(message, result, context, cached_inputs)
         self.map_states = list(map_states) if map_states is not None else []
 
@@ -330,7 +358,7 @@ class Mapped(Success):
         return len(self.map_states)
 
     def _fields(self) -> tuple:
-        return (len(self.map_states),)
+        return tuple(self.map_states)
 
 
 class Skipped(Success):
@@ -340,13 +368,14 @@ class Skipped(Success):
 
 
 class Looped(Finished):
-    """One iteration of a looping task finished; ``loop_count`` iterations so far."""
+    """One iteration of a looping task finished; ``loop_count`` iterations so far
+    (default: the context's ``task_loop_count``, else 1)."""
 
     __slots__ = ("loop_count",)
 
-    def __init__(self, message=None, result=NoResult, loop_count=None, context=None, cached_inputs=None):
+    def __init__(self, message=None, result=None, loop_count=None, context=None, cached_inputs=None):
         super().__init__(message, result, context, cached_inputs)
-        self.loop_count = loop_count
+        self.loop_count = loop_count if loop_count is not None else _context.current().get("task_loop_count", 1)
 
     def _fields(self) -> tuple:
         return (self.loop_count,)
