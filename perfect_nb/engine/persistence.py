@@ -20,7 +20,6 @@ import logging
 import threading
 from typing import Any
 
-from perfect_nb.cache.tokenize import same
 from perfect_nb.core.context import _LAZY
 from perfect_nb.engine import cache_validators
 from perfect_nb.engine.results import Result, template_fields
@@ -81,15 +80,22 @@ class DurationCache:
                 hit = Cached(
                     "Task run skipped: using a cached result.", result=candidate.result,
                     cached_inputs=candidate.cached_inputs, cached_parameters=candidate.cached_parameters,
-                    cached_result_expiration=candidate.cached_result_expiration,
+                    cached_result_expiration=candidate.cached_result_expiration, context=dict(candidate.context),
                 )
                 raise ENDRUN(runner._transition(state, hit, emit))
         return state
 
     def _warn_if_stale(self, key: str, candidate: Cached, inputs: dict) -> None:
-        if self.explicit_validator or key in _WARNED or same(candidate.cached_inputs or {}, inputs or {}):
+        """The Prefect 1 trap: ``cache_for`` alone reuses results whatever the inputs. Say so, once per task."""
+        if self.explicit_validator:
             return
-        _WARNED.add(key)
+        base = self.task.cache_key or self.task.name
+        if base in _WARNED or cache_validators.all_inputs(candidate, inputs, {}):
+            return
+        with _LOCK:
+            if base in _WARNED:
+                return
+            _WARNED.add(base)
         logger.warning(
             "Task %r reused a cached result computed from different inputs: cache_for without a "
             "cache_validator only checks the time. Pass cache_validator=all_inputs (from "
@@ -101,7 +107,9 @@ class DurationCache:
         cached = Cached(
             "Task run succeeded; result cached.", result=state.result, cached_inputs=inputs,
             cached_parameters=dict(ctx.get("parameters") or {}), cached_result_expiration=expiration,
+            context=dict(state.context),
         )
+        cache_validators.snapshot(cached)  # fingerprints now: a value mutated later is a change
         now = _dt.datetime.now(_dt.timezone.utc)
         key = self._key(ctx)
         with _LOCK:
