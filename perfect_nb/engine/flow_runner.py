@@ -126,6 +126,8 @@ class FlowRunner:
         final = run.execute(state)
         keep = set(return_tasks) if return_tasks is not None else None
         final.result = {t: s for t, s in run.task_states().items() if keep is None or t in keep}
+        if cache is not None:
+            cache.finish(final)
         return final
 
 
@@ -169,16 +171,15 @@ class _FlowRun:
         self.base = base
         self.task_contexts = task_contexts
         self.sink = executor.event_sink(self._on_event) if listeners else None
-        self.nodes = self._build_nodes(task_states, extra_handlers, cache)
+        self.cache = cache  # lookup(task, index) / save(task, index, state) / finish(flow_state)
+        self.nodes = self._build_nodes(task_states, extra_handlers)
 
     # --- graph -> nodes -----------------------------------------------------
-    def _build_nodes(self, task_states: dict, extra_handlers: list | None, cache: Any) -> dict:
+    def _build_nodes(self, task_states: dict, extra_handlers: list | None) -> dict:
         nodes: dict[Any, _Node] = {}
         flow = self.flow
         for task in flow.sorted_tasks():
             runner = self.flow_runner.task_runner_cls(task, state_handlers=extra_handlers, flow_result=flow.result)
-            if cache is not None:
-                runner.hooks.append(cache)
             node = _Node(task, runner, task_states.get(task) or Pending())
             edges = flow._up[task]
             node.mapped = any(e.mapped for e in edges)
@@ -262,6 +263,8 @@ class _FlowRun:
         task = node.task
         if node.run_id is None:
             node.run_id = f"{self.flow_run_id}-{next(self.ids)}"
+        if self.cache is not None and type(node.state) is Pending and self._reuse(node):
+            return
         upstream = {edge: (p.state if type(p) is _Node else p) for edge, p in node.upstream}
         base = self.base
         extra = self.task_contexts.get(task)
@@ -284,11 +287,23 @@ class _FlowRun:
             state = Failed(f"The executor could not run this task: {exc!r}", result=exc)
             self._emit_local(node, node.state, state)
         node.state = state
+        if self.cache is not None:
+            self.cache.save(node.task, node.index, state)
         if type(state) is Retrying:
             start = state.start_time.timestamp() if state.start_time else time.time()
             heapq.heappush(self.timers, (start, next(self.ids), node))
             return
         self._complete(node)
+
+    def _reuse(self, node: _Node) -> bool:
+        """End ``node`` Cached from the run cache, if it has its result."""
+        hit = self.cache.lookup(node.task, node.index)
+        if hit is None:
+            return False
+        self._emit_local(node, node.state, hit)
+        node.state = hit
+        self._complete(node)
+        return True
 
     def _make_ready(self, node: _Node) -> None:
         if node.mapped and node.index is None:
@@ -339,6 +354,9 @@ class _FlowRun:
         previous = parent.state.map_states if type(parent.state) is Mapped else []
         mapped_state = Mapped("Ready to proceed with mapping.", map_states=[None] * n)
         parent.state = runner._transition(parent.state, mapped_state, emit)
+        if parent.state is not mapped_state:  # a state handler replaced it: no children
+            self._complete(parent)
+            return
         parent.children = [self._child(parent, i, items, previous) for i in range(n)]
         parent.remaining = n
         self._release(parent.ready_deps)
@@ -396,6 +414,10 @@ class _FlowRun:
         event = StateChange(self.flow_run_id, self.slugs.get(slug), run_id, index, old, new, stamp)
         dispatch(self.listeners, event)
 
+    def _cancel(self, node: _Node, message: str) -> None:
+        old, node.state = node.state, Cancelled(message)
+        self._emit_local(node, old, node.state)
+
     def _emit_local(self, node: _Node, old: State, new: State) -> None:
         new.timestamp = new.timestamp or time.time()
         if self.listeners:
@@ -446,19 +468,23 @@ class _FlowRun:
         return final
 
     def _interrupted(self, state: State) -> State:
-        """Mark what did not finish Cancelled; keep what did."""
+        """Mark what did not finish Cancelled; keep what did.
+
+        A mapped task that already has children stays Mapped: its finished
+        children keep their states and results, the others are Cancelled.
+        """
         self.executor.cancel_pending()
         message = "Flow run was interrupted before this task finished."
         for node in self.nodes.values():
-            for n in [node] + (node.children or []):
-                if not isinstance(n.state, Finished) or (n is node and n.children and n.remaining):
-                    old = n.state
-                    n.state = Cancelled(message)
-                    self._emit_local(n, old, n.state)
-                    if n.index is not None:
-                        n.parent.state.map_states[n.index] = n.state
-            if type(node.state) is Mapped:
-                node.state.map_states = [s or Cancelled(message) for s in node.state.map_states]
+            if node.children is not None:
+                map_states = node.state.map_states
+                for child in node.children:
+                    if not isinstance(child.state, Finished):
+                        self._cancel(child, message)
+                    map_states[child.index] = child.state
+                node.state.result = [s.result for s in map_states]
+            elif not isinstance(node.state, Finished):
+                self._cancel(node, message)
         done = sum(isinstance(n.state, Finished) and not isinstance(n.state, Cancelled) for n in self.nodes.values())
         logger.warning("Flow run %r interrupted: %d finished task(s) kept in flow.last_run.", self.flow.name, done)
         return self._flow_transition(state, Cancelled("Flow run was interrupted; finished task results were kept."))
