@@ -14,8 +14,9 @@ or ``PAUSE``. The states of a mapped upstream count child by child.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable
 
+from perfect_nb.core import context as _context
 from perfect_nb.engine import signals
 from perfect_nb.engine.state import Failed, Finished, Mapped, Skipped, State, Success
 
@@ -25,18 +26,21 @@ __all__ = [
 ]
 
 
-def _states(upstream_states: dict) -> Iterable[State]:
-    """Each upstream state, with a mapped parent's children in its place."""
+def _states(upstream_states: dict) -> list[State]:
+    """The upstream states, each counted once, a mapped parent's children in its place.
+
+    Several edges from one upstream task share one state object: it counts once.
+    """
+    seen: dict[int, State] = {}
     for state in upstream_states.values():
-        if type(state) is Mapped and state.map_states:
-            yield from state.map_states
-        else:
-            yield state
+        for s in state.map_states if type(state) is Mapped else (state,):
+            seen.setdefault(id(s), s)
+    return list(seen.values())
 
 
 def all_successful(upstream_states: dict) -> bool:
     """Run when every upstream task succeeded (skips count as success). The default."""
-    for state in upstream_states.values():
+    for state in upstream_states.values():  # the hot path: no list of states is built
         if type(state) is Mapped:
             if all(isinstance(s, Success) for s in state.map_states):
                 continue
@@ -57,8 +61,9 @@ always_run = all_finished
 
 
 def manual_only(upstream_states: dict) -> bool:
-    """Pause the task until someone resumes it (root tasks run at once)."""
-    if not upstream_states:
+    """Never run on its own: pause the task until it is given a ``Resume`` state
+    (or ``resume=True`` is in the context)."""
+    if _context.current().get("resume"):
         return True
     raise signals.PAUSE('Trigger function is "manual_only"')
 
@@ -85,9 +90,10 @@ def any_failed(upstream_states: dict) -> bool:
 
 
 def not_all_skipped(upstream_states: dict) -> bool:
-    """Run when every upstream succeeded and not all of them skipped; skip if all skipped."""
-    states = list(_states(upstream_states))
-    if states and all(isinstance(s, Skipped) for s in states):
+    """Run when every upstream succeeded and not all of them skipped; skip if all
+    skipped (as in Prefect 1, that includes having no upstream tasks)."""
+    states = _states(upstream_states)
+    if all(isinstance(s, Skipped) for s in states):
         raise signals.SKIP("All upstream tasks were skipped.")
     if not all(isinstance(s, Success) for s in states):
         raise signals.TRIGGERFAIL('Trigger was "not_all_skipped" but some of the upstream tasks failed.')
@@ -101,7 +107,9 @@ def _counting(kind: str, check: type, at_least: float | None, at_most: float | N
         return value * total if 0 < value < 1 else value
 
     def trigger(upstream_states: dict) -> bool:
-        states = list(_states(upstream_states))
+        if not upstream_states:
+            return True
+        states = _states(upstream_states)
         count = sum(isinstance(s, check) for s in states)
         low, high = limit(at_least, len(states)), limit(at_most, len(states))
         if (low is not None and count < low) or (high is not None and count > high):
@@ -115,7 +123,15 @@ def _counting(kind: str, check: type, at_least: float | None, at_most: float | N
 
 
 def some_successful(at_least: float | None = None, at_most: float | None = None) -> Callable[[dict], bool]:
-    """A trigger: run when the number (or, below 1, the fraction) of successful upstream tasks is within bounds."""
+    """A trigger: run when the number (or, below 1, the fraction) of successful upstream tasks is within bounds.
+
+    >>> from perfect_nb.core.edge import Edge
+    >>> from perfect_nb.core.task import Task
+    >>> from perfect_nb.engine.state import Success, Failed
+    >>> up = {Edge(Task(), Task()): Success(), Edge(Task(), Task()): Failed()}
+    >>> some_successful(at_least=0.5)(up)
+    True
+    """
     return _counting("some_successful", Success, at_least, at_most)
 
 

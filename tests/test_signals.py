@@ -1,0 +1,115 @@
+"""Signals (perfect_nb.engine.signals): each raises a task into its state."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from perfect_nb import Flow, task
+from perfect_nb.engine import signals
+from perfect_nb.engine.state import (
+    Failed, Looped, Paused, Retrying, Skipped, State, Success, TriggerFailed, ValidationFailed,
+)
+
+SIGNAL_STATE = {
+    signals.FAIL: Failed,
+    signals.TRIGGERFAIL: TriggerFailed,
+    signals.VALIDATIONFAIL: ValidationFailed,
+    signals.SUCCESS: Success,
+    signals.RETRY: Retrying,
+    signals.SKIP: Skipped,
+    signals.PAUSE: Paused,
+    signals.LOOP: Looped,
+}
+IDS = [s.__name__ for s in SIGNAL_STATE]
+
+
+@pytest.mark.parametrize("signal, state_cls", SIGNAL_STATE.items(), ids=IDS)
+def test_signal_state_class_and_message(signal, state_cls):
+    with pytest.raises(signals.PrefectStateSignal) as info:
+        raise signal("why it happened")
+    assert type(info.value.state) is state_cls
+    assert info.value.state.message == "why it happened"
+    assert str(info.value) == "why it happened"
+
+
+@pytest.mark.parametrize("signal", SIGNAL_STATE, ids=IDS)
+def test_result_keyword_becomes_the_state_result(signal):
+    payload = {"rows": [1, 2]}
+    assert signal("m", result=payload).state.result is payload
+
+
+@pytest.mark.parametrize("signal", SIGNAL_STATE, ids=IDS)
+def test_message_defaults_to_none(signal):
+    assert signal().state.message is None
+
+
+@pytest.mark.parametrize(
+    "signal", [signals.FAIL, signals.TRIGGERFAIL, signals.VALIDATIONFAIL, signals.RETRY, signals.PAUSE, signals.LOOP]
+)
+def test_result_defaults_to_the_signal_itself(signal):
+    raised = signal("m")
+    assert raised.state.result is raised
+
+
+@pytest.mark.parametrize("signal", [signals.SUCCESS, signals.SKIP])
+def test_success_and_skip_default_to_a_none_result(signal):
+    # downstream tasks of a skip (skip_on_upstream_skip=False) receive None, not an exception object
+    assert signal("m").state.result is None
+
+
+def test_other_keywords_reach_the_state():
+    when = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    retry = signals.RETRY("later", start_time=when, run_count=2)
+    assert (retry.state.start_time, retry.state.run_count) == (when, 2)
+    assert signals.LOOP(result=3, loop_count=4).state.loop_count == 4
+    assert signals.FAIL("x", context={"k": 1}).state.context == {"k": 1}
+
+
+@pytest.mark.parametrize("signal", [signals.TRIGGERFAIL, signals.VALIDATIONFAIL])
+def test_specialised_failures_are_caught_as_fail(signal):
+    with pytest.raises(signals.FAIL):
+        raise signal()
+
+
+def test_all_state_signals_share_a_base_and_endrun_stands_apart():
+    for signal in SIGNAL_STATE:
+        assert issubclass(signal, signals.PrefectStateSignal)
+    assert not issubclass(signals.ENDRUN, signals.PrefectStateSignal)
+    assert issubclass(signals.PrefectStateSignal, Exception)
+
+
+def test_endrun_carries_a_state():
+    state = Success(result=1)
+    assert signals.ENDRUN(state).state is state
+    assert signals.ENDRUN().state is None
+
+
+def test_each_signal_instance_has_its_own_state():
+    a, b = signals.FAIL("x"), signals.FAIL("x")
+    assert a.state is not b.state
+    assert isinstance(a.state, State)
+
+
+@pytest.mark.parametrize(
+    "signal, state_cls, result",
+    [
+        (signals.FAIL("bad row", result=3), Failed, 3),
+        (signals.SUCCESS("early", result="done"), Success, "done"),
+        (signals.SKIP("nothing new"), Skipped, None),
+        (signals.VALIDATIONFAIL("invalid", result=[1]), ValidationFailed, [1]),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None,
+)
+def test_a_task_raising_a_signal_ends_in_its_state(signal, state_cls, result):
+    @task
+    def raises():
+        raise signal
+
+    with Flow("signal") as flow:
+        t = raises()
+    state = flow.run().result[t]
+    assert type(state) is state_cls
+    assert state.message == signal.state.message
+    assert state.result == result
