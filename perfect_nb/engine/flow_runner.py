@@ -284,7 +284,7 @@ class _FlowRun:
         try:
             state = future.result()
         except Exception as exc:  # the executor itself failed (lost worker, unpicklable result)
-            state = Failed(f"The executor could not run this task: {exc!r}", result=exc)
+            state = Failed(f"The executor could not run this task: {type(exc).__name__}: {exc}", result=exc)
             self._emit_local(node, node.state, state)
         node.state = state
         if self.cache is not None:

@@ -1,0 +1,313 @@
+"""A process pool for live submission, with events and results on one pipe per worker.
+
+``concurrent.futures.ProcessPoolExecutor`` fits the flow runner badly: one dead
+worker breaks the whole pool (every pending call fails), and results travel on
+a channel separate from any live events, so a task's Success event could reach
+the flow runner after its result. Here each worker owns one duplex pipe: the
+parent sends a pickled call, the worker answers with zero or more event frames
+and then one result frame, so events always arrive before their result. One
+dispatcher thread waits on every pipe and process sentinel; a worker that dies
+fails only the call it was running (naming its pid and exit code) and is
+replaced.
+
+This module also holds the worker-side helpers shared with the distributed
+executor: ``dumps_call``/``call_pickled`` and ``dump_record``.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import Future
+from multiprocessing.connection import wait
+from typing import Any, Callable
+
+import cloudpickle
+
+from perfect_nb.errors import SerializationError
+
+__all__ = ["PipeSink", "ProcessPool", "WorkerLostError", "call_pickled", "dump_record", "dumps_call"]
+
+logger = logging.getLogger("perfect_nb.executors")
+_EVENT, _OK, _ERR = b"E", b"O", b"X"
+_MAX_EVENT_BYTES = 64 * 1024  # larger event records travel without their result
+_FIX = "Return a picklable value, or run this flow with LocalDaskExecutor(scheduler='threads')."
+
+
+class WorkerLostError(RuntimeError):
+    """A worker (process or Dask worker) died while running a task."""
+
+
+# --- pickling helpers (both sides) -------------------------------------------
+def dumps_call(fn: Callable, args: tuple, kwargs: dict) -> bytes:
+    """Pickle a call for a worker; SerializationError names the task when that fails."""
+    try:
+        return cloudpickle.dumps((fn, args, kwargs))
+    except Exception as exc:
+        raise SerializationError(f"The inputs of {_what(fn)} could not be pickled to send them to a worker: {exc!r}. {_FIX}") from None
+
+
+def call_pickled(payload: bytes) -> bytes:
+    """Run a call pickled by ``dumps_call`` and return its pickled result."""
+    fn, args, kwargs = cloudpickle.loads(payload)
+    value = fn(*args, **kwargs)
+    try:
+        return cloudpickle.dumps(value)
+    except Exception as exc:
+        inner = getattr(value, "result", value)
+        raise SerializationError(
+            f"The result of {_what(fn)} ({type(inner).__name__}) could not be pickled to send it "
+            f"from the worker back to the flow runner: {exc!r}. {_FIX}"
+        ) from None
+
+
+def _what(fn: Callable) -> str:
+    task = getattr(getattr(fn, "__self__", None), "task", None)
+    return f"task {task.name!r}" if task is not None else repr(fn)
+
+
+def dump_record(record: tuple) -> bytes:
+    """Pickle an event record; a large or unpicklable state travels without its result."""
+    try:
+        blob = cloudpickle.dumps(record)
+        if len(blob) <= _MAX_EVENT_BYTES:
+            return blob
+    except Exception:
+        pass
+    slug, run_id, index, old, new, stamp = record
+    return cloudpickle.dumps((slug, run_id, index, _light(old), _light(new), stamp))
+
+
+def _light(state: Any) -> Any:
+    state = copy.copy(state)
+    state.result, state.cached_inputs, state.context = None, None, {}
+    return state
+
+
+# --- worker side -----------------------------------------------------------
+_conn: Any = None
+_send_lock = threading.Lock()
+
+
+def _send(tag: bytes, blob: bytes) -> None:
+    with _send_lock:
+        _conn.send_bytes(tag + blob)
+
+
+def _dump_exception(exc: BaseException) -> bytes:
+    try:
+        return cloudpickle.dumps(exc)
+    except Exception:
+        return cloudpickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+
+
+def _worker_main(conn: Any, inherited: list[int]) -> None:
+    """Loop of one worker process: read a call, run it, answer; an empty message stops it.
+
+    ``inherited`` are the parent's pipe ends a forked child must close, so that
+    every worker sees end-of-file (and exits) if the parent dies.
+    """
+    global _conn
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+    for fd in inherited:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _conn = conn
+    while True:
+        try:
+            payload = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not payload:
+            return
+        try:
+            tag, blob = _OK, call_pickled(payload)
+        except BaseException as exc:  # sent back to the parent, never raised here
+            tag, blob = _ERR, _dump_exception(exc)
+        _send(tag, blob)
+
+
+class PipeSink:
+    """Event sink for task runs in pool workers: each record goes up the worker's pipe."""
+
+    __slots__ = ()
+
+    def __call__(self, record: tuple) -> None:
+        _send(_EVENT, dump_record(record))
+
+
+# --- parent side -----------------------------------------------------------
+class _Worker:
+    __slots__ = ("proc", "conn", "future")
+
+    def __init__(self, proc: Any, conn: Any) -> None:
+        self.proc, self.conn, self.future = proc, conn, None
+
+
+class ProcessPool:
+    """``n`` worker processes; ``submit(payload)`` returns a concurrent Future.
+
+    ``on_event`` is called (in the dispatcher thread) with each event record.
+    """
+
+    def __init__(self, n: int, context: str | None = None, on_event: Callable[[tuple], None] | None = None) -> None:
+        self._ctx = multiprocessing.get_context(context or default_context())
+        self._fork = self._ctx.get_start_method() == "fork"
+        self._on_event = on_event
+        self._lock = threading.Lock()
+        self._pending: collections.deque = collections.deque()
+        self._idle: collections.deque = collections.deque()
+        self._workers: set[_Worker] = set()
+        self._closing = False
+        for _ in range(n):
+            self._spawn()
+        self._thread = threading.Thread(target=self._dispatch, name="perfect_nb-process-pool", daemon=True)
+        self._thread.start()
+
+    def _spawn(self) -> None:
+        parent, child = self._ctx.Pipe(duplex=True)
+        inherited = [parent.fileno()]
+        if self._fork:
+            with self._lock:
+                inherited += [w.conn.fileno() for w in self._workers if not w.conn.closed]
+        proc = self._ctx.Process(target=_worker_main, args=(child, inherited if self._fork else []), name="perfect_nb-worker", daemon=True)
+        proc.start()
+        child.close()
+        worker = _Worker(proc, parent)
+        with self._lock:
+            self._workers.add(worker)
+        self._give_work(worker)
+
+    def submit(self, payload: bytes) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("The process pool is shut down; submit inside `with executor.start():`.")
+            self._pending.append((payload, future))
+            worker = self._idle.popleft() if self._idle else None
+        if worker is not None:
+            self._give_work(worker)
+        return future
+
+    def _give_work(self, worker: _Worker) -> None:
+        """Send the next pending call to ``worker``, or mark it idle."""
+        with self._lock:
+            if worker not in self._workers:
+                return
+            while self._pending:
+                payload, future = self._pending.popleft()
+                if future.set_running_or_notify_cancel():
+                    worker.future = future
+                    break
+            else:
+                if not self._closing:
+                    self._idle.append(worker)
+                return
+        try:
+            worker.conn.send_bytes(payload)
+        except (OSError, ValueError):
+            pass  # the worker died; the dispatcher sees its sentinel and fails the call
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                if self._closing and not self._workers:
+                    return
+                conns = {w.conn: w for w in self._workers}
+                sentinels = {w.proc.sentinel: w for w in self._workers}
+            for ready in wait([*conns, *sentinels]):
+                try:
+                    if ready in conns:
+                        self._read(conns[ready])
+                    else:
+                        self._lost(sentinels[ready])
+                except Exception:
+                    logger.exception("perfect_nb process pool: error while handling a worker message")
+
+    def _read(self, worker: _Worker) -> None:
+        if worker not in self._workers:
+            return
+        try:
+            message = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            return self._lost(worker)
+        tag, blob = message[:1], message[1:]
+        if tag == _EVENT:
+            if self._on_event is not None:
+                self._on_event(cloudpickle.loads(blob))
+            return
+        future, worker.future = worker.future, None
+        self._give_work(worker)
+        if future is None:
+            return
+        try:
+            value = cloudpickle.loads(blob)
+        except Exception as exc:
+            future.set_exception(SerializationError(f"A task result could not be unpickled in the flow runner: {exc!r}"))
+            return
+        future.set_exception(value) if tag == _ERR else future.set_result(value)
+
+    def _lost(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker not in self._workers:
+                return
+            self._workers.discard(worker)
+            if worker in self._idle:
+                self._idle.remove(worker)
+            closing, future = self._closing, worker.future
+        worker.proc.join(1)
+        worker.conn.close()
+        if future is not None:
+            code = worker.proc.exitcode
+            how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+            future.set_exception(WorkerLostError(
+                f"Worker process {worker.proc.pid} died while running this task ({how}); "
+                "a replacement worker was started. Look for a crash or the out-of-memory killer."
+            ))
+        if not closing:
+            self._spawn()
+
+    def cancel_pending(self) -> None:
+        """Cancel calls that have not started."""
+        with self._lock:
+            pending = list(self._pending)
+            self._pending.clear()
+        for _, future in pending:
+            future.cancel()
+
+    def close(self, terminate: bool = False) -> None:
+        """Stop the workers: after their current call, or at once (``terminate``)."""
+        self.cancel_pending()
+        with self._lock:
+            self._closing = True
+            workers = list(self._workers)
+            self._idle.clear()
+        for worker in workers:
+            try:
+                worker.proc.terminate() if terminate else worker.conn.send_bytes(b"")
+            except (OSError, ValueError):
+                pass
+        for worker in workers:
+            worker.proc.join(2 if terminate else 30)
+            if worker.proc.is_alive():
+                worker.proc.kill()
+                worker.proc.join()
+        self._thread.join(5)
+
+    @property
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.proc.pid for w in self._workers]
+
+
+def default_context() -> str:
+    """``fork`` on Linux (workers start in milliseconds), ``spawn`` elsewhere."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"

@@ -1,0 +1,437 @@
+"""Executors on Dask: ``LocalDaskExecutor`` and ``DaskExecutor`` (dask.distributed).
+
+The flow runner hands over one task run at a time, as soon as it is ready, and
+keeps at most ``max_inflight`` runs in the executor so chained maps go
+depth-first. dask's local schedulers (``dask.threaded.get`` and friends) take
+a whole graph at once and return when it is done, which does not fit live
+submission, so ``LocalDaskExecutor`` keeps Prefect 1's name and arguments but
+runs on a thread pool or on perfect_nb's own process pool (see ``_pool``).
+``DaskExecutor`` submits each task run to a dask.distributed cluster.
+
+State events of tasks running in other processes come back while the flow
+runs: through each pool worker's pipe, or through the Dask scheduler's event
+log (``Worker.log_event`` and ``Client.subscribe_topic``). The flow runner
+fires its listeners in the caller's thread either way.
+
+This is the only module of perfect_nb that imports ``distributed``, and only
+when a ``DaskExecutor`` starts.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import contextlib
+import importlib
+import itertools
+import logging
+import os
+import threading
+import uuid
+from typing import Any, Callable, Iterator
+
+import cloudpickle
+
+from perfect_nb.errors import SerializationError
+from perfect_nb.executors._pool import (
+    PipeSink, ProcessPool, WorkerLostError, call_pickled, dump_record, dumps_call,
+)
+from perfect_nb.executors.base import Executor
+from perfect_nb.executors.local import _Done
+
+__all__ = ["DaskExecutor", "LocalDaskExecutor", "WorkerLostError"]
+
+logger = logging.getLogger("perfect_nb.executors")
+_SCHEDULERS = {
+    "threads": "threads", "threading": "threads",
+    "processes": "processes", "multiprocessing": "processes",
+    "synchronous": "synchronous", "sync": "synchronous", "single-threaded": "synchronous",
+}
+
+
+class _Raised:
+    """A finished future holding an exception."""
+
+    __slots__ = ("_exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self._exc = exc
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self._exc
+
+    def done(self) -> bool:
+        return True
+
+    def add_done_callback(self, fn: Callable) -> None:
+        fn(self)
+
+
+class LocalDaskExecutor(Executor):
+    """Run tasks in parallel on this machine: threads, processes, or inline.
+
+    Parameters
+    ----------
+    scheduler : {"threads", "processes", "synchronous"}
+        Threads share memory (best for I/O and code that releases the GIL);
+        processes run pure-Python CPU work in parallel, pickling inputs and
+        results with cloudpickle; synchronous runs inline, like LocalExecutor.
+    num_workers : int, optional
+        Threads or processes to use (default: the number of CPUs).
+    **kwargs
+        ``mp_context`` picks how worker processes start: "fork" (the default on
+        Linux: workers start in milliseconds and see the parent's modules),
+        "spawn" (the default elsewhere; slower, safest when the parent process
+        runs many threads) or "forkserver"; anything else is set as dask config during the
+        run (as in Prefect 1), for dask code inside tasks.
+
+    >>> from perfect_nb import Flow, task
+    >>> with Flow("squares") as flow:
+    ...     squares = task(lambda x: x * x, name="square").map([1, 2, 3])
+    >>> state = flow.run(executor=LocalDaskExecutor(num_workers=2))
+    >>> state.result[squares].result
+    [1, 4, 9]
+    """
+
+    def __init__(self, scheduler: str = "threads", num_workers: int | None = None, **kwargs: Any) -> None:
+        if scheduler not in _SCHEDULERS:
+            raise ValueError(f"Unknown scheduler {scheduler!r}: use 'threads', 'processes' or 'synchronous'.")
+        self.scheduler = _SCHEDULERS[scheduler]
+        self.num_workers = int(num_workers or os.cpu_count() or 1)
+        self.mp_context = kwargs.pop("mp_context", None)
+        self.dask_config = kwargs
+        # twice the workers: every worker stays busy, and new work (the next link of
+        # a chained map) is submitted before old breadth-first work piles up
+        self.max_inflight = 1 if self.scheduler == "synchronous" else 2 * self.num_workers
+        self._pool: Any = None
+        self._emit: Callable | None = None
+        self._interrupted = False
+
+    def __repr__(self) -> str:
+        return f"<LocalDaskExecutor scheduler={self.scheduler!r} num_workers={self.num_workers}>"
+
+    @contextlib.contextmanager
+    def start(self) -> Iterator[None]:
+        """Start the pool for one flow run; stop it (and its processes) afterwards."""
+        self._interrupted = False
+        with contextlib.ExitStack() as stack:
+            if self.dask_config:
+                import dask
+
+                stack.enter_context(dask.config.set(self.dask_config))
+            if self.scheduler == "threads":
+                self._pool = concurrent.futures.ThreadPoolExecutor(self.num_workers, thread_name_prefix="perfect_nb-task")
+            elif self.scheduler == "processes":
+                self._pool = ProcessPool(self.num_workers, self.mp_context, self._emit)
+            try:
+                yield
+            except BaseException:
+                self._interrupted = True
+                raise
+            finally:
+                pool, self._pool, self._emit = self._pool, None, None
+                if isinstance(pool, ProcessPool):
+                    pool.close(terminate=self._interrupted)
+                elif pool is not None:
+                    pool.shutdown(wait=not self._interrupted, cancel_futures=True)
+
+    def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        if self.scheduler == "synchronous":
+            return _Done(fn(*args, **kwargs))
+        if self._pool is None:
+            raise RuntimeError("LocalDaskExecutor.submit() needs a running pool: call it inside `with executor.start():`.")
+        if self.scheduler == "threads":
+            return self._pool.submit(fn, *args, **kwargs)
+        try:
+            payload = dumps_call(fn, args, kwargs)
+        except SerializationError as exc:
+            return _Raised(exc)
+        return self._pool.submit(payload)
+
+    def submit_then(self, callback: Callable[[Any], None], fn: Callable, *args: Any, **kwargs: Any) -> None:
+        if self.scheduler == "synchronous":
+            callback(_Done(fn(*args, **kwargs)))
+        else:
+            self.submit(fn, *args, **kwargs).add_done_callback(callback)
+
+    def event_sink(self, emit: Callable[[tuple], None]) -> Callable[[tuple], None]:
+        if self.scheduler != "processes":
+            return emit
+        self._emit = emit
+        return PipeSink()
+
+    def cancel_pending(self) -> None:
+        self._interrupted = True
+        if isinstance(self._pool, ProcessPool):
+            self._pool.cancel_pending()
+
+
+# --- dask.distributed ---------------------------------------------------------
+class _Calls(threading.local):
+    """The call a Dask worker thread is running, and how many events it sent."""
+
+    call_id: int | None = None
+    count = 0
+
+
+_calls = _Calls()
+
+
+def _run_remote(call_id: int, payload: bytes) -> tuple[bytes, int]:
+    """What runs on a Dask worker: the pickled call, plus its number of events."""
+    _calls.call_id, _calls.count = call_id, 0
+    try:
+        return call_pickled(payload), _calls.count
+    finally:
+        _calls.call_id = None
+
+
+class TopicSink:
+    """Event sink for task runs on Dask workers: logs each record to a scheduler topic."""
+
+    __slots__ = ("topic", "token")
+
+    def __init__(self, topic: str, token: str) -> None:
+        self.topic, self.token = topic, token
+
+    def __call__(self, record: tuple) -> None:
+        from distributed import get_worker
+
+        get_worker().log_event(self.topic, [self.token, _calls.call_id, dump_record(record)])
+        _calls.count += 1
+
+    def __reduce__(self) -> tuple:
+        return (TopicSink, (self.topic, self.token))
+
+
+class _Relay:
+    """Client side of the events: forwards them to ``emit`` and counts them per call.
+
+    A call's result is handed to the flow runner only after all the events the
+    call sent have arrived, so listeners see Success before anything downstream.
+    """
+
+    def __init__(self, emit: Callable[[tuple], None], topic: str) -> None:
+        self.emit, self.topic, self.token = emit, topic, uuid.uuid4().hex
+        self.seen: collections.Counter = collections.Counter()
+        self.cond = threading.Condition()
+
+    def handle(self, event: tuple) -> None:
+        token, call_id, blob = event[1]
+        if token != self.token:
+            return  # a late event of an earlier run
+        try:
+            self.emit(cloudpickle.loads(blob))
+        except Exception:
+            logger.exception("Could not deliver a state event from a Dask worker.")
+        with self.cond:
+            self.seen[call_id] += 1
+            self.cond.notify_all()
+
+    def wait(self, call_id: int, count: int, timeout: float = 5.0) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.seen[call_id] >= count, timeout)
+            self.seen.pop(call_id, None)
+
+
+def _import(path: str) -> Any:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _resources(tags: Any) -> dict | None:
+    """``{"GPU": 1.0}`` from tags like ``"dask-resource:GPU=1"``."""
+    found = {}
+    for tag in tags or ():
+        if isinstance(tag, str) and tag.lower().startswith("dask-resource:"):
+            key, _, amount = tag.split(":", 1)[1].partition("=")
+            try:
+                found[key.strip()] = float(amount)
+            except ValueError:
+                raise ValueError(f"Tag {tag!r}: write Dask resources as 'dask-resource:NAME=AMOUNT', e.g. 'dask-resource:GPU=1'.") from None
+    return found or None
+
+
+class DaskExecutor(Executor):
+    """Run each task on a dask.distributed cluster.
+
+    Parameters
+    ----------
+    address : str, optional
+        Scheduler address (``"tcp://..."``) of a running cluster; it is left
+        running afterwards. Without it, a cluster is started for the flow run
+        and closed after it.
+    cluster_class : type or str, optional
+        Cluster to start (default ``distributed.LocalCluster``); a class or an
+        import path such as ``"dask_kubernetes.KubeCluster"``.
+    cluster_kwargs : dict, optional
+        Arguments for ``cluster_class``.
+    adapt_kwargs : dict, optional
+        When given, the started cluster scales with ``cluster.adapt(**adapt_kwargs)``.
+    client_kwargs : dict, optional
+        Arguments for ``distributed.Client``.
+    debug : bool
+        Keep the started cluster's logs (they are silenced by default).
+
+    Tags of the form ``"dask-resource:NAME=AMOUNT"`` become Dask worker
+    resources of that task. ``client`` is the connected Client during a run.
+    """
+
+    max_inflight: int | None = 8
+
+    def __init__(
+        self,
+        address: str | None = None,
+        cluster_class: Any = None,
+        cluster_kwargs: dict | None = None,
+        adapt_kwargs: dict | None = None,
+        client_kwargs: dict | None = None,
+        debug: bool = False,
+    ) -> None:
+        if address is not None and (cluster_class is not None or cluster_kwargs or adapt_kwargs):
+            raise ValueError("DaskExecutor: pass either address= (an existing cluster) or cluster_class/cluster_kwargs/adapt_kwargs (a new one), not both.")
+        self.address = address
+        self.cluster_class = cluster_class
+        self.cluster_kwargs = dict(cluster_kwargs or {})
+        self.adapt_kwargs = adapt_kwargs
+        self.client_kwargs = dict(client_kwargs or {})
+        self.debug = debug
+        self.client: Any = None
+        self.cluster: Any = None
+        self._topic = f"perfect_nb-events-{uuid.uuid4().hex}"
+        self._relay: _Relay | None = None
+        self._futures: set = set()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._interrupted = False
+
+    def __repr__(self) -> str:
+        where = self.address or getattr(self.cluster_class, "__name__", self.cluster_class) or "LocalCluster"
+        return f"<DaskExecutor {where}>"
+
+    def _make_cluster(self) -> Any:
+        from distributed import LocalCluster
+
+        cls = self.cluster_class or LocalCluster
+        if isinstance(cls, str):
+            cls = _import(cls)
+        kwargs = dict(self.cluster_kwargs)
+        if cls is LocalCluster and not self.debug:
+            kwargs.setdefault("silence_logs", logging.CRITICAL)
+        cluster = cls(**kwargs)
+        if self.adapt_kwargs is not None:
+            cluster.adapt(**self.adapt_kwargs)
+        return cluster
+
+    @contextlib.contextmanager
+    def start(self) -> Iterator[None]:
+        """Connect (starting a cluster if needed) for one flow run; close what was started."""
+        from distributed import Client
+
+        self._interrupted = False
+        client_kwargs = {"set_as_default": False, **self.client_kwargs}
+        with contextlib.ExitStack() as stack:
+            if self.address is None:
+                self.cluster = self._make_cluster()
+                stack.callback(self._close_cluster)
+                self.client = Client(self.cluster, **client_kwargs)
+            else:
+                self.client = Client(self.address, **client_kwargs)
+            stack.callback(self._close_client)
+            self.max_inflight = self._inflight_cap()
+            if self._relay is not None:
+                self.client.subscribe_topic(self._topic, self._relay.handle)
+            try:
+                yield
+            except BaseException:
+                self._interrupted = True
+                raise
+            finally:
+                if self._interrupted:
+                    self.cancel_pending()
+
+    def _inflight_cap(self) -> int:
+        threads = sum(self.client.nthreads().values())
+        cap = max(2 * threads, 4)
+        if self.adapt_kwargs is not None:
+            # an adaptive cluster only grows when the scheduler sees queued work
+            cap = max(cap, 2 * int(self.adapt_kwargs.get("maximum", 0) or 0), 64)
+        return cap
+
+    def _close_client(self) -> None:
+        client, self.client, self._relay = self.client, None, None
+        with self._lock:
+            self._futures.clear()
+        try:
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(self._topic)
+            client.close()
+        except Exception:
+            logger.warning("DaskExecutor: closing the Dask client failed.", exc_info=True)
+
+    def _close_cluster(self) -> None:
+        cluster, self.cluster = self.cluster, None
+        try:
+            cluster.close()
+        except Exception:
+            logger.warning("DaskExecutor: closing the cluster it started failed.", exc_info=True)
+
+    def event_sink(self, emit: Callable[[tuple], None]) -> Callable[[tuple], None]:
+        self._relay = _Relay(emit, self._topic)
+        return TopicSink(self._topic, self._relay.token)
+
+    def submit_then(self, callback: Callable[[Any], None], fn: Callable, *args: Any, **kwargs: Any) -> None:
+        if self.client is None:
+            raise RuntimeError("DaskExecutor.submit() needs a client: call it inside `with executor.start():`.")
+        try:
+            payload = dumps_call(fn, args, kwargs)
+        except SerializationError as exc:
+            return callback(_Raised(exc))
+        call_id = next(self._ids)
+        task = getattr(getattr(fn, "__self__", None), "task", None)
+        name = task.slug if task is not None else getattr(fn, "__name__", "call")
+        future = self.client.submit(
+            _run_remote, call_id, payload, key=f"{name}-{uuid.uuid4().hex[:12]}", pure=False,
+            resources=_resources(task.tags) if task is not None else None,
+        )
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(lambda f: callback(self._outcome(f, call_id)))
+
+    def _outcome(self, future: Any, call_id: int) -> Any:
+        """The flow runner's view of a finished Dask future (runs in Dask's callback thread)."""
+        from distributed import KilledWorker
+
+        with self._lock:
+            self._futures.discard(future)
+        relay = self._relay
+        try:
+            blob, count = future.result()
+            if count and relay is not None:
+                relay.wait(call_id, count)
+            return _Done(cloudpickle.loads(blob))
+        except KilledWorker as exc:
+            return _Raised(WorkerLostError(f"The Dask worker running this task died: {exc}"))
+        except BaseException as exc:
+            return _Raised(exc)
+
+    def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        """Run ``fn`` on the cluster; the returned Future resolves to its result."""
+        out: concurrent.futures.Future = concurrent.futures.Future()
+
+        def settle(done: Any) -> None:
+            try:
+                out.set_result(done.result())
+            except BaseException as exc:
+                out.set_exception(exc)
+
+        self.submit_then(settle, fn, *args, **kwargs)
+        return out
+
+    def cancel_pending(self) -> None:
+        self._interrupted = True
+        with self._lock:
+            futures, self._futures = list(self._futures), set()
+        if futures and self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.cancel(futures, force=True)
