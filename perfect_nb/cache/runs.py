@@ -74,13 +74,12 @@ class FlowCache:
             self.keys.clear()
             return self.store.drop()
         slugs = set(slugs)
-        keys = [k for slug, k in self.keys.items() if slug in slugs]
-        prefixes = tuple(keys)
-        children = [k for k in self.store.keys() if k.startswith(prefixes)] if prefixes else []
+        prefixes = tuple(k for slug, k in self.keys.items() if slug in slugs)
+        targets = [k for k in self.store.keys(include_disk=True) if k.startswith(prefixes)] if prefixes else []
         for slug in slugs:
             self.previous.pop(slug, None)
             self.keys.pop(slug, None)
-        return self.store.drop(keys + children)
+        return self.store.drop(targets)
 
 
 class RunPlan:

@@ -97,15 +97,14 @@ class ResultStore:
 
     def drop(self, keys: Any = None) -> int:
         """Forget ``keys`` (all when None); returns how many entries went."""
+        keys = set(self.keys(include_disk=True) if keys is None else keys)
         with self._lock:
-            targets = list(self._items) if keys is None else [k for k in keys if k in self._items]
-            for key in targets:
+            for key in keys & set(self._items):
                 self._bytes -= self._items.pop(key)[1]
         if self.directory is not None:
-            files = list(self.directory.glob("*.pkl")) if keys is None else [self._path(k) for k in keys]
-            for path in files:
-                path.unlink(missing_ok=True)
-        return len(targets)
+            for key in keys:
+                self._path(key).unlink(missing_ok=True)
+        return len(keys)
 
     # --- disk ----------------------------------------------------------------
     def _path(self, key: str) -> Path:
@@ -156,6 +155,10 @@ class ResultStore:
                 "disk_entries": len(list(self.directory.glob("*.pkl"))) if self.directory is not None and self.directory.exists() else 0,
             }
 
-    def keys(self) -> list[str]:
+    def keys(self, include_disk: bool = False) -> list[str]:
+        """Keys in memory (and on disk with ``include_disk``)."""
         with self._lock:
-            return list(self._items)
+            keys = list(self._items)
+        if include_disk and self.directory is not None and self.directory.exists():
+            keys += [p.stem for p in self.directory.glob("*.pkl") if p.stem not in self._items]
+        return keys

@@ -3,6 +3,22 @@
 Importing this package imports IPython and ipywidgets; the engine never does.
 """
 
+from typing import Any
+
+from perfect_nb.notebook.cache import caches, config, get_cache
 from perfect_nb.notebook.view import DagView, FlowView, views
 
-__all__ = ["DagView", "FlowView", "views"]
+__all__ = ["DagView", "FlowView", "caches", "config", "get_cache", "rerun", "views"]
+
+
+def rerun(flow: Any, task: Any, downstream: bool = True):
+    """Run ``task`` (a Task, slug or name) of ``flow`` again with its inputs from the cache,
+    then its downstream tasks (only it with ``downstream=False``). Returns the flow State.
+
+    Uses the view ``%%perfect_flow`` displayed for this flow (and its last parameters) when
+    there is one, so that view recolours.
+    """
+    view = views.get(flow.name)
+    if view is None or view.flow is not flow:
+        view = FlowView(flow)
+    return view.rerun(task, downstream=downstream)

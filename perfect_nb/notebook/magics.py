@@ -19,7 +19,7 @@ import ast
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
@@ -75,6 +75,8 @@ class PerfectMagics(Magics):
     @argument("--executor", default=None, help="local (default), threads, processes, dask, or a Dask scheduler address.")
     @argument("--param", action="append", metavar="KEY=VALUE", help="A parameter value (repeatable); Python literals are parsed.")
     @argument("--horizontal", action="store_true", help="Lay the graph out left to right.")
+    @argument("--no-cache", action="store_true", help="Run every task, ignoring cached results (and refresh them).")
+    @argument("--persist", action="store_true", help="Also keep picklable results in .perfect_cache/ so they survive a kernel restart.")
     @cell_magic
     def perfect_flow(self, line: str, cell: str) -> None:
         """Build a flow from the cell body, bind it to NAME, show its live view and run it."""
@@ -96,14 +98,64 @@ class PerfectMagics(Magics):
         else:
             view.horizontal, view.executor = args.horizontal, executor
             view.set_flow(flow)
+        view.persist = True if args.persist else None
         if view.form is not None and params:
             view.form.values = {**view.form.values, **params}
         display(view)
         if not args.no_run:
             try:
-                view.run(**params)
+                view.run(force=flow.tasks if args.no_cache else (), **params)
             except ParameterError as exc:
                 raise UsageError(str(exc)) from None
+
+    @magic_arguments()
+    @argument("name", help="The flow (a %%perfect_flow NAME).")
+    @argument("task", help="Slug or name of the task to run again.")
+    @argument("--only", action="store_true", help="Run only this task, not its downstream tasks.")
+    @line_magic
+    def perfect_rerun(self, line: str) -> None:
+        """Run one task again with its inputs from the cache (then its downstream tasks)."""
+        args = self._parse(self.perfect_rerun, line)
+        view = self._view(args.name)
+        try:
+            task = view.flow.get_task(args.task)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+        display(view)
+        view.rerun(task, downstream=not args.only)
+
+    @magic_arguments()
+    @argument("action", choices=["info", "clear"], help="info: list entries; clear: drop entries.")
+    @argument("name", nargs="?", help="A flow name (default: every flow).")
+    @argument("task", nargs="?", help="With clear: only this task's entries.")
+    @line_magic
+    def perfect_cache(self, line: str) -> Any:
+        """``%perfect_cache info [NAME]`` or ``%perfect_cache clear [NAME] [TASK]``."""
+        from perfect_nb.notebook.cache import caches
+
+        args = self._parse(self.perfect_cache, line)
+        if args.name is not None and args.name not in caches:
+            raise UsageError(f"No cache for flow {args.name!r}; cached flows: {sorted(caches)}.")
+        names = [args.name] if args.name else sorted(caches)
+        if args.action == "info":
+            return CacheReport({name: caches[name].store.info() for name in names})
+        if args.task is not None:
+            view = self._view(args.name)
+            try:
+                slug = view.flow.get_task(args.task).slug
+            except KeyError as exc:
+                raise UsageError(exc.args[0]) from None
+            dropped = caches[args.name].clear([slug])
+        else:
+            dropped = sum(caches[name].clear() for name in names)
+        print(f"Dropped {dropped} cached result(s).")
+        return None
+
+    def _view(self, name: str) -> FlowView:
+        view = views.get(name)
+        if view is None:
+            raise UsageError(f"No %%perfect_flow cell named {name!r} has run in this kernel; known: {sorted(views)}.")
+        return view
 
     def _parse(self, magic: Any, line: str) -> Any:
         try:
@@ -111,7 +163,8 @@ class PerfectMagics(Magics):
         except UsageError:
             raise
         except SystemExit:
-            raise UsageError(f"Bad arguments for %%perfect_flow: {line!r}. Usage: %%perfect_flow NAME [--no-run] [--executor E] [--param K=V] [--horizontal]") from None
+            usage = magic.__doc__.strip().splitlines()[0] if magic.__doc__ else ""
+            raise UsageError(f"Bad arguments {line!r} for %{magic.__name__}: {usage}") from None
 
     def _build(self, name: str, cell: str) -> Flow:
         """Run the cell body inside ``with Flow(name)``; raise (binding nothing) if it fails."""
@@ -121,6 +174,18 @@ class PerfectMagics(Magics):
             exec(compile(code, f"<perfect_flow {name}>", "exec"), self.shell.user_ns)
         flow.validate()
         return flow
+
+
+class CacheReport(dict):
+    """What ``%perfect_cache info`` returns: flow name -> stats, shown as a small table."""
+
+    def __repr__(self) -> str:
+        if not self:
+            return "No cached flows."
+        lines = [f"{'flow':<20} {'entries':>8} {'MB':>9} {'hits':>6} {'misses':>7} {'on disk':>8}"]
+        for name, info in self.items():
+            lines.append(f"{name:<20} {info['entries']:>8} {info['bytes'] / 1e6:>9.2f} {info['hits']:>6} {info['misses']:>7} {info['disk_entries']:>8}")
+        return "\n".join(lines)
 
 
 def load_ipython_extension(ipython: Any) -> None:

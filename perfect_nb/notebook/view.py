@@ -24,6 +24,7 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
+from perfect_nb.cache.runs import describe
 from perfect_nb.core.flow import Flow
 from perfect_nb.engine.events import StateChange
 from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State
@@ -83,10 +84,18 @@ class FlowView(widgets.VBox):
     selected = traitlets.Unicode("", help="Slug of the selected task.")
     running = traitlets.Bool(False, help="True while a run started from this view goes on.")
 
-    def __init__(self, flow: Flow, horizontal: bool = False, executor: Any = None, **kwargs: Any) -> None:
+    def __init__(self, flow: Flow, horizontal: bool = False, executor: Any = None, use_cache: bool = True, **kwargs: Any) -> None:
         if not isinstance(flow, Flow):
             raise TypeError(f"FlowView needs a Flow, got {flow!r}.")
+        self.use_cache = use_cache
+        self.persist: bool | None = None
+        self.parameters: dict = {}
         self.dag = DagView()
+        self.rerun_button = widgets.Button(description="Run this task", tooltip="Run the selected task again with its inputs from the cache, then its downstream tasks", disabled=True)
+        self.rerun_only_button = widgets.Button(description="Only this task", tooltip="Run only the selected task again", disabled=True)
+        self.rerun_button.on_click(lambda _: self.rerun(self.selected, downstream=True))
+        self.rerun_only_button.on_click(lambda _: self.rerun(self.selected, downstream=False))
+        self.task_box = widgets.VBox()
         self.form = None
         self.header = widgets.HTML()
         self.details = widgets.HTML()
@@ -112,7 +121,8 @@ class FlowView(widgets.VBox):
         self._reset_run_state()
         self.form = self._make_form()
         self.header.value = f"<b>{html.escape(flow.name)}</b> · {len(flow.tasks)} tasks"
-        parts = [self.header] + ([self.form] if self.form is not None else []) + [self.dag, self.details, self.summary, self.results, self.logs]
+        self.task_box.children = [self.details, widgets.HBox([self.rerun_button, self.rerun_only_button])]
+        parts = [self.header] + ([self.form] if self.form is not None else []) + [self.dag, self.task_box, self.summary, self.results, self.logs]
         self.children = parts
         self.summary.value = self.results.value = self.logs.value = self.details.value = ""
         self._push()
@@ -134,8 +144,16 @@ class FlowView(widgets.VBox):
         self._logs = _LogCollector()
 
     # --- running -------------------------------------------------------------
-    def run(self, executor: Any = None, **parameters: Any) -> State:
-        """Run the flow with these parameter values, colouring the graph live."""
+    def run(self, executor: Any = None, force: Any = (), **parameters: Any) -> State:
+        """Run the flow with these parameter values, colouring the graph live.
+
+        With the cache on (the default), tasks whose content key is cached end
+        Cached without running; ``force`` lists tasks to run regardless.
+        """
+        from perfect_nb.notebook.cache import get_cache
+
+        self.parameters = dict(parameters)
+        plan = get_cache(self.flow.name, self.persist).plan(self.flow, parameters, force) if self.use_cache else None
         self._reset_run_state()
         self.running = True
         self.summary.value = "<i>running…</i>"
@@ -147,7 +165,7 @@ class FlowView(widgets.VBox):
         try:
             state = self.flow.run(
                 parameters=parameters, executor=executor or self.executor,
-                listeners=[self._on_event], run_on_schedule=False, **self.run_kwargs,
+                listeners=[self._on_event], run_on_schedule=False, cache=plan, **self.run_kwargs,
             )
         finally:
             root.removeHandler(self._logs)
@@ -195,14 +213,29 @@ class FlowView(widgets.VBox):
         self.logs.value = _logs_html(self._logs.by_task)
         self._show_details()
 
+    def rerun(self, task: Any, downstream: bool = True) -> State:
+        """Run ``task`` again (ignoring its cache entry) with its inputs from the cache,
+        then its downstream tasks (``downstream=False``: only it). Upstream tasks
+        run only if their results are not in the cache."""
+        target = task if not isinstance(task, str) else self.flow.get_task(task)
+        if target not in self.flow.tasks:
+            raise ValueError(f"Task {getattr(target, 'name', target)!r} is not in flow {self.flow.name!r}.")
+        force = self.flow.sorted_tasks(root_tasks=[target]) if downstream else [target]
+        self.selected = target.slug
+        return self.run(force=force, **self.parameters)
+
     # --- the selected task -----------------------------------------------------
     def _show_details(self) -> None:
         slug = self.selected
         task_state = self._task_states.get(slug)
-        if not slug or slug not in self._names:
+        known = bool(slug) and slug in self._names
+        self.rerun_button.disabled = self.rerun_only_button.disabled = not known or self.running
+        if not known:
             self.details.value = ""
             return
         parts = [f"<b>{html.escape(slug)}</b>: {html.escape(self._names[slug])}"]
+        if task_state is not None and task_state.context.get("cache_reason"):
+            parts.append(html.escape(describe(task_state.context["cache_reason"], task_state.context.get("cache_detail"))))
         if task_state is not None and task_state.message:
             parts.append(html.escape(task_state.message))
         if slug in self._started and slug in self._ended:
@@ -248,11 +281,27 @@ def _summary_html(state: State, seconds: float, flow: Flow) -> str:
     out = [f"<div class='pnb-summary'><b>{html.escape(state.type)}</b> in {seconds:.2f} s — {html.escape(count_text)}"]
     if state.message:
         out.append(f"<div>{html.escape(state.message)}</div>")
+    out.append(_reasons_html(task_states))
     for task, task_state in sorted(task_states.items(), key=lambda kv: kv[0].slug):
         for label, failed in _failures(task, task_state):
             out.append(_failure_html(label, failed))
     out.append("</div>")
     return "".join(out)
+
+
+def _reasons_html(task_states: dict) -> str:
+    """Why each task ran or was reused, when the cache was in use."""
+    rows = [(t.slug, s.type, s.context.get("cache_reason"), s.context.get("cache_detail")) for t, s in sorted(task_states.items(), key=lambda kv: kv[0].slug)]
+    rows = [r for r in rows if r[2] is not None]
+    if not rows:
+        return ""
+    reused = [slug for slug, _, reason, _ in rows if reason == "cached"]
+    ran = [(slug, describe(reason, detail)) for slug, _, reason, detail in rows if reason != "cached"]
+    head = f"{len(ran)} ran, {len(reused)} reused from the cache"
+    if ran:
+        head += ": " + "; ".join(f"{slug} ({why})" for slug, why in ran[:8]) + (" …" if len(ran) > 8 else "")
+    table = "".join(f"<tr><td>{html.escape(slug)}</td><td>{html.escape(kind)}</td><td>{html.escape(describe(reason, detail))}</td></tr>" for slug, kind, reason, detail in rows)
+    return f"<details class='pnb-why'><summary>{html.escape(head)}</summary><table>{table}</table></details>"
 
 
 def _failures(task: Any, state: State):
