@@ -16,7 +16,7 @@ labelled with their argument, mapped edges are dashed.
 ...     twice = double(n)
 >>> print(to_dot(flow))
 digraph {
-  graph [rankdir=TB fontname="Helvetica,Arial,sans-serif"]
+  graph [rankdir=TB newrank=true fontname="Helvetica,Arial,sans-serif"]
   node [fontname="Helvetica,Arial,sans-serif" fontsize=12]
   edge [fontname="Helvetica,Arial,sans-serif" fontsize=10]
   "n" [label="n" shape=parallelogram class="task parameter"]
@@ -39,7 +39,6 @@ without a system ``dot``. The ``graphviz`` package is imported only when it is c
 from __future__ import annotations
 
 import functools
-import html
 import os
 import re
 import reprlib
@@ -253,7 +252,7 @@ def to_dot(flow: Any, states: Any = None, horizontal: bool = False, expand_mappe
     order = {t: i for i, t in enumerate(tasks)}
     slugs = {t.slug for t in tasks}
     lines = [
-        f"graph{_attrs(rankdir='LR' if horizontal else 'TB', fontname=FONT)}",
+        f"graph{_attrs(rankdir='LR' if horizontal else 'TB', newrank='true', fontname=FONT)}",
         f"node{_attrs(fontname=FONT, fontsize=12)}",
         f"edge{_attrs(fontname=FONT, fontsize=10)}",
     ]
@@ -301,29 +300,28 @@ def to_dot(flow: Any, states: Any = None, horizontal: bool = False, expand_mappe
 
 
 def _legend(states: list[Any], taken: set[str], horizontal: bool) -> list[str]:
-    """A cluster holding one node, ``legend``: a table of the states present, in order.
+    """A cluster of one box per state present (``legend:Success``...), in legend order.
 
-    A row of cells under a top-to-bottom layout, a column under a left-to-right one,
-    so the legend stays thin along the rank it sits on.
+    The boxes share a rank (a row, or a column when ``horizontal``), held in order by
+    an invisible chain (Graphviz does not draw it). HTML-table labels would be simpler
+    but the wasm Graphviz has no HTML labels.
     """
     entries = colors.legend(states)
     if not entries:
         return []
-    node_id = "legend"
-    while node_id in taken:
-        node_id = "_" + node_id
-    cells = [
-        f'<TD BGCOLOR="{fill}"><FONT COLOR="{colors.text_color(fill)}">{html.escape(name)}</FONT></TD>'
-        for name, fill in entries
-    ]
-    table = "".join(f"<TR>{c}</TR>" for c in cells) if horizontal else f"<TR>{''.join(cells)}</TR>"
-    label = f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="4" CELLPADDING="4">{table}</TABLE>>'
-    return [
-        "subgraph cluster_legend {",
-        f"  graph{_attrs(label='States', fontsize=10, style='rounded', color='#bbbbbb')}",
-        f"  {quote_id(node_id)} [label={label} shape=plain class=legend fontsize=10]",
-        "}",
-    ]
+    out = ["subgraph cluster_legend {", f"  graph{_attrs(label='States', fontsize=10, style='rounded', color='#bbbbbb')}"]
+    ids = []
+    for name, fill in entries:
+        node_id = f"legend:{name}"
+        while node_id in taken:
+            node_id = "_" + node_id
+        ids.append(quote_id(node_id))
+        attrs = _attrs(label=name, shape="box", class_="legend", style="filled", fillcolor=fill, fontcolor=colors.text_color(fill), fontsize=10)
+        out.append(f"  {ids[-1]}{attrs}")
+    out.append(f"  {{ rank=same; {' '.join(ids)} }}")
+    if len(ids) > 1:
+        out.append(f"  {' -> '.join(reversed(ids) if horizontal else ids)} [style=invis minlen=0 weight=100]")
+    return [*out, "}"]
 
 
 def svg(flow: Any, states: Any = None, horizontal: bool = False, expand_mapped: bool = False, engine: str | None = None) -> str:
