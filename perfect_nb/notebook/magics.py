@@ -158,13 +158,13 @@ class PerfectMagics(Magics):
         return view
 
     def _parse(self, magic: Any, line: str) -> Any:
+        """Parse the magic's arguments; any mistake is a one-line UsageError with the usage."""
         try:
             return parse_argstring(magic, line)
-        except UsageError:
-            raise
-        except SystemExit:
-            usage = magic.__doc__.strip().splitlines()[0] if magic.__doc__ else ""
-            raise UsageError(f"Bad arguments {line!r} for %{magic.__name__}: {usage}") from None
+        except (UsageError, SystemExit) as exc:
+            usage = " ".join(magic.parser.format_usage().split()).replace("usage: ", "").replace(":: ", "")
+            reason = str(exc) if isinstance(exc, UsageError) else "bad arguments"
+            raise UsageError(f"Bad arguments {line!r}: {reason}. Usage: {usage}") from None
 
     def _build(self, name: str, cell: str) -> Flow:
         """Run the cell body inside ``with Flow(name)``; raise (binding nothing) if it fails."""

@@ -1,0 +1,121 @@
+"""%%perfect_flow: builds the flow from the cell, binds NAME, shows the view, runs it."""
+
+import pytest
+from IPython.core.error import UsageError
+
+from perfect_nb import Flow
+from perfect_nb.notebook import views
+
+TASKS = """
+from perfect_nb import task, Parameter
+@task
+def double(x):
+    return 2 * x
+@task
+def add(x, y):
+    return x + y
+"""
+
+
+def test_binds_flow_and_runs_it(ip, run_cell):
+    run_cell(TASKS)
+    ip.run_cell_magic("perfect_flow", "etl", "n = Parameter('n', default=2)\ntotal = add(double(n), 1)\n")
+    flow = ip.user_ns["etl"]
+    assert isinstance(flow, Flow) and flow.name == "etl"
+    assert flow.last_run.is_successful()
+    assert flow.last_run.result[ip.user_ns["total"]].result == 5
+    assert views["etl"].flow is flow
+
+
+def test_param_values_are_parsed_as_literals(ip, run_cell):
+    run_cell(TASKS)
+    ip.run_cell_magic("perfect_flow", "etl --param n=10 --param label=ten", "n = Parameter('n', default=2)\nlabel = Parameter('label', default='x')\ntotal = add(double(n), 1)\n")
+    state = ip.user_ns["etl"].last_run
+    assert state.result[ip.user_ns["total"]].result == 21
+    assert state.result[ip.user_ns["label"]].result == "ten"
+
+
+def test_no_run_builds_without_running(ip, run_cell):
+    run_cell(TASKS)
+    ip.run_cell_magic("perfect_flow", "etl --no-run", "total = double(4)\n")
+    assert ip.user_ns["etl"].last_run is None
+    assert views["etl"].states == {"double": "Pending"}
+
+
+def test_cell_that_raises_binds_nothing(ip, run_cell):
+    run_cell(TASKS)
+    ip.user_ns.pop("broken", None)
+    with pytest.raises(ZeroDivisionError):
+        ip.run_cell_magic("perfect_flow", "broken", "total = double(1)\n1 / 0\n")
+    assert "broken" not in ip.user_ns
+    assert "broken" not in views
+
+
+def test_cell_that_raises_keeps_the_previous_flow(ip, run_cell):
+    run_cell(TASKS)
+    ip.run_cell_magic("perfect_flow", "etl", "total = double(1)\n")
+    before = ip.user_ns["etl"]
+    with pytest.raises(NameError):
+        ip.run_cell_magic("perfect_flow", "etl", "total = double(undefined_name)\n")
+    assert ip.user_ns["etl"] is before
+
+
+def test_rerunning_the_cell_reuses_the_widget(ip, run_cell):
+    run_cell(TASKS)
+    ip.run_cell_magic("perfect_flow", "etl", "total = double(1)\n")
+    first = views["etl"]
+    ip.run_cell_magic("perfect_flow", "etl", "total = double(2)\nmore = double(total)\n")
+    assert views["etl"] is first
+    assert set(first.states) == {"double", "double-2"}
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("1bad", "valid Python identifier"),
+        ("etl --executor nowhere", "--executor must be"),
+        ("etl --param novalue", "KEY=VALUE"),
+        ("etl --param bogus=1", "has no parameter(s) ['bogus']"),
+        ("etl --unknown-flag", "Bad arguments"),
+        ("", "Bad arguments"),
+    ],
+)
+def test_bad_arguments_raise_usage_error(ip, run_cell, line, message):
+    run_cell(TASKS)
+    with pytest.raises(UsageError, match=None) as info:
+        ip.run_cell_magic("perfect_flow", line, "n = Parameter('n', default=2)\ntotal = double(n)\n")
+    text = str(info.value)
+    assert message in text and "\n" not in text.strip()
+
+
+def test_missing_required_parameter_is_a_usage_error(ip, run_cell):
+    run_cell(TASKS)
+    with pytest.raises(UsageError, match="required parameter"):
+        ip.run_cell_magic("perfect_flow", "etl", "n = Parameter('n')\ntotal = double(n)\n")
+
+
+def test_cycle_in_cell_is_reported(ip, run_cell):
+    run_cell(TASKS)
+    body = "a = double(1)\nb = double(a)\na.set_upstream(b)\n"
+    with pytest.raises(Exception, match="cycle"):
+        ip.run_cell_magic("perfect_flow", "cyclic", body)
+    assert "cyclic" not in ip.user_ns
+
+
+def test_failing_task_is_a_failed_state_not_an_error(ip, run_cell):
+    run_cell(TASKS + "\n@task\ndef boom():\n    raise ValueError('bad input')\n")
+    ip.run_cell_magic("perfect_flow", "etl", "b = boom()\n")
+    state = ip.user_ns["etl"].last_run
+    assert state.is_failed()
+    assert "bad input" in views["etl"].summary.value
+
+
+def test_threads_executor_from_the_magic(ip, run_cell):
+    pytest.importorskip("distributed")
+    from perfect_nb import executors
+
+    if not hasattr(executors, "LocalDaskExecutor"):
+        pytest.skip("the Dask executors are not in this build")
+    run_cell(TASKS)
+    ip.run_cell_magic("perfect_flow", "etl --executor threads", "total = add(double(1), double(2))\n")
+    assert ip.user_ns["etl"].last_run.result[ip.user_ns["total"]].result == 6
