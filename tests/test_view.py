@@ -1,0 +1,184 @@
+"""FlowView: live states and SVG colours, summary, results, logs, selection, fallbacks."""
+
+import re
+
+import pytest
+
+from perfect_nb import Flow, Parameter, task
+from perfect_nb.notebook import FlowView
+from perfect_nb.viz.colors import color_for
+
+
+@task
+def slow_one():
+    import time
+
+    time.sleep(0.15)
+    return 1
+
+
+@task
+def slow_add(x, y=1):
+    import time
+
+    time.sleep(0.15)
+    return x + y
+
+
+@task
+def explode(x):
+    raise ValueError(f"cannot use {x}")
+
+
+def _fill_of(svg, slug):
+    title = slug.replace("-", "&#45;")  # graphviz escapes dashes in titles
+    match = re.search(rf"<title>{re.escape(title)}</title>\s*<\w+[^>]*?fill=\"([^\"]+)\"", svg)
+    return match.group(1) if match else None
+
+
+def _chain_flow():
+    with Flow("chain") as flow:
+        a = slow_one()
+        b = slow_add(a)
+        slow_add(b)
+    return flow
+
+
+def test_states_pass_through_running_in_dependency_order():
+    flow = _chain_flow()
+    view = FlowView(flow, use_cache=False)
+    seen = []
+    view.observe(lambda change: seen.append(dict(change["new"])), names="states")
+    view.run()
+    for slug in ("slow_one", "slow_add", "slow_add-2"):
+        names = [s[slug] for s in seen]
+        assert names.index("Running") < names.index("Success"), (slug, names)
+    first_running = [next(i for i, s in enumerate(seen) if s[slug] == "Running") for slug in ("slow_one", "slow_add", "slow_add-2")]
+    assert first_running == sorted(first_running)
+    assert view.states == {"slow_one": "Success", "slow_add": "Success", "slow_add-2": "Success"}
+
+
+def test_svg_shows_final_colours_with_a_fixed_layout():
+    flow = _chain_flow()
+    view = FlowView(flow, use_cache=False)
+    before = re.sub(r'fill="[^"]*"', "", view.svg)
+    view.run()
+    after = re.sub(r'fill="[^"]*"', "", view.svg)
+    assert before == after  # only colours changed: no re-layout
+    assert _fill_of(view.svg, "slow_add-2") == color_for("Success")
+
+
+def test_failure_is_red_and_summarised_with_a_traceback():
+    with Flow("fails") as flow:
+        explode(slow_one())
+    view = FlowView(flow, use_cache=False)
+    state = view.run()
+    assert state.is_failed()
+    assert view.states["explode"] == "Failed"
+    assert _fill_of(view.svg, "explode") == color_for("Failed")
+    assert "cannot use 1" in view.summary.value
+    assert "<details" in view.summary.value and "Traceback" in view.summary.value
+
+
+def test_mapped_task_shows_progress_and_stripes():
+    @task
+    def maybe_fail(x):
+        if x == 3:
+            raise ValueError("three")
+        return x
+
+    with Flow("mapped") as flow:
+        maybe_fail.map([1, 2, 3, 4])
+    view = FlowView(flow, use_cache=False)
+    view.run()
+    assert "4/4" in view.svg
+    assert color_for("Success") in view.svg and color_for("Failed") in view.svg
+    assert "maybe_fail[2]" in view.summary.value
+
+
+def test_results_of_reference_tasks_are_shown():
+    pd = pytest.importorskip("pandas")
+
+    @task
+    def frame():
+        return pd.DataFrame({"city": ["Oslo", "Lima"], "temp": [3, 19]})
+
+    with Flow("frames") as flow:
+        frame()
+    view = FlowView(flow, use_cache=False)
+    view.run()
+    assert "<table" in view.results.value and "Lima" in view.results.value
+
+
+def test_selecting_a_node_shows_its_details_and_logs():
+    @task
+    def chatty():
+        from perfect_nb import context
+
+        context.get("logger").info("hello from chatty")
+        return 42
+
+    with Flow("chat") as flow:
+        chatty()
+    view = FlowView(flow, use_cache=False)
+    view.run()
+    view.selected = "chatty"
+    assert "Success" in view.details.value and "42" in view.details.value
+    assert "hello from chatty" in view.details.value
+    assert "hello from chatty" in view.logs.value
+    assert not view.rerun_button.disabled
+    view.selected = "no-such-task"
+    assert view.details.value == "" and view.rerun_button.disabled
+
+
+def test_parameters_make_a_form_that_runs_the_flow():
+    with Flow("form") as flow:
+        n = Parameter("n", default=1)
+        total = slow_add(n, 10)
+    view = FlowView(flow, use_cache=False)
+    assert view.form is not None and view.form.values == {"n": 1}
+    view.form.values = {"n": 5}
+    view.form.click_run()
+    assert flow.last_run.result[total].result == 15
+
+
+def test_without_widgets_the_view_falls_back_to_svg_and_summary():
+    flow = _chain_flow()
+    view = FlowView(flow, use_cache=False)
+    view.run()
+    bundle = view._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert "<svg" in data["text/html"] and "All reference tasks succeeded." in data["text/html"]
+    assert data["text/plain"] == "<FlowView 'chain': 3 tasks>"
+
+
+def test_interrupt_marks_unfinished_cancelled_and_keeps_finished():
+    @task
+    def interrupt(x):
+        raise KeyboardInterrupt
+
+    with Flow("interrupted") as flow:
+        first = slow_one()
+        slow_add(interrupt(first))
+    view = FlowView(flow, use_cache=False)
+    state = view.run()
+    assert state.is_cancelled() if hasattr(state, "is_cancelled") else type(state).__name__ == "Cancelled"
+    assert view.states["slow_one"] == "Success"
+    assert view.states["interrupt"] == "Cancelled" and view.states["slow_add"] == "Cancelled"
+    assert state.result[first].result == 1
+
+
+def test_updates_are_throttled():
+    @task
+    def fast(x):
+        return x
+
+    with Flow("many") as flow:
+        fast.map(list(range(300)))
+    view = FlowView(flow, use_cache=False)
+    pushes = []
+    view.observe(lambda change: pushes.append(1), names="svg")
+    view.run()
+    assert len(pushes) <= 10  # 600 child events, a fraction of a second: a handful of pushes
+    assert "300/300" in view.svg
