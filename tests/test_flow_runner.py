@@ -175,6 +175,38 @@ def test_a_flow_state_handler_can_change_the_final_state():
     assert type(state) is Success and state.message == "forgiven"
 
 
+def test_flow_runner_handlers_get_the_runner_after_the_flows_handlers():
+    owners = []
+    with Flow("owners", state_handlers=[lambda owner, old, new: owners.append(("flow", owner, new.type))]) as flow:
+        one()
+    runner = FlowRunner(flow, state_handlers=[lambda owner, old, new: owners.append(("runner", owner, new.type))])
+    runner.run()
+    assert owners == [("flow", flow, "Running"), ("runner", runner, "Running"), ("flow", flow, "Success"), ("runner", runner, "Success")]
+    assert repr(runner) == "<FlowRunner: owners>"
+
+
+def test_task_runner_state_handlers_are_given_to_every_task_run():
+    seen = []
+    with Flow("runner handlers") as flow:
+        a = one()
+        b = plus_one(a)
+    FlowRunner(flow).run(task_runner_state_handlers=[lambda runner, old, new: seen.append((runner.task, new.type))])
+    assert seen == [(a, "Running"), (a, "Success"), (b, "Running"), (b, "Success")]
+
+
+@pytest.mark.xfail(
+    reason="core/flow.py: Flow.run() raises TypeError for task_runner_state_handlers (missing from "
+    "_RUN_OPTIONS); Prefect 1's flow.run passes every non-parameter keyword on to FlowRunner.run",
+    strict=True,
+)
+def test_flow_run_passes_task_runner_state_handlers_to_the_runner():
+    seen = []
+    with Flow("runner handlers via flow.run") as flow:
+        one()
+    flow.run(task_runner_state_handlers=[lambda runner, old, new: seen.append(new.type)])
+    assert seen == ["Running", "Success"]
+
+
 def test_a_flow_state_handler_raising_on_running_fails_the_flow_without_running_tasks(nb_logs):
     calls, events = [], []
 
@@ -309,10 +341,15 @@ def test_listeners_see_every_transition_in_the_callers_thread():
         events.append(event)
         threads.append(threading.get_ident())
 
+    @task(timeout=5)
+    def in_a_thread(x):
+        return threading.get_ident()
+
     with Flow("listened") as flow:
         a = one()
-        b = plus_one(a)
+        b = in_a_thread(a)
     state = flow.run(listeners=[listener])
+    assert state.result[b].result != threading.get_ident(), "a task with a timeout runs in its own thread"
     assert set(threads) == {threading.get_ident()}
     assert all(isinstance(e, StateChange) for e in events)
     assert [(e.task, e.old_state.type, e.new_state.type) for e in events] == [

@@ -484,6 +484,26 @@ def test_handlers_are_chained_task_handlers_first():
     assert seen == [("task", "Running"), ("runner", "Starting task run."), ("task", "Success"), ("runner", "from task handler")]
 
 
+def test_runner_handlers_get_the_runner_and_task_handlers_get_the_task():
+    owners = []
+    t = task(lambda: 1, name="owned", state_handlers=[lambda owner, old, new: owners.append(("task", owner))])
+    runner = TaskRunner(t, state_handlers=[lambda owner, old, new: owners.append(("runner", owner))])
+    runner.run()
+    assert owners == [("task", t), ("runner", runner)] * 2
+    assert repr(runner) == "<TaskRunner: owned>"
+
+
+def test_on_failure_runs_after_task_handlers_and_before_runner_handlers():
+    order = []
+    t = task(
+        lambda: 1 / 0, name="ordered",
+        state_handlers=[lambda t_, old, new: order.append("task") if new.is_failed() else None],
+        on_failure=lambda t_, s: order.append("on_failure"),
+    )
+    TaskRunner(t, state_handlers=[lambda r, old, new: order.append("runner") if new.is_failed() else None]).run()
+    assert order == ["task", "on_failure", "runner"]
+
+
 def test_a_handler_raising_fails_the_run_without_running_the_task(task_logs):
     calls = []
 

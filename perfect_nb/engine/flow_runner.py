@@ -92,13 +92,17 @@ class FlowRunner:
     task_runner_cls : type, optional
         TaskRunner subclass to use.
     state_handlers : list, optional
-        Extra flow state handlers, called after the flow's own.
+        Extra handlers ``handler(flow_runner, old_state, new_state)``, called
+        after the flow's own handlers (which get the flow) and its ``on_failure``.
     """
 
     def __init__(self, flow: Any, task_runner_cls: type = TaskRunner, state_handlers: list | None = None) -> None:
         self.flow = flow
         self.task_runner_cls = task_runner_cls
-        self.handlers = list(flow.state_handlers) + list(state_handlers or [])
+        self.state_handlers = list(state_handlers or [])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.flow.name}>"
 
     def run(
         self,
@@ -433,14 +437,18 @@ class _FlowRun:
     # --- the flow's own states -----------------------------------------------
     def _flow_transition(self, old: State, new: State) -> State:
         new.timestamp = time.time()
-        flow = self.flow
+        flow, runner = self.flow, self.flow_runner
         try:
-            for handler in self.flow_runner.handlers:
+            for handler in flow.state_handlers:
                 changed = handler(flow, old, new)
                 if changed is not None:
                     new = changed
             if flow.on_failure is not None and isinstance(new, Failed):
                 flow.on_failure(flow, new)
+            for handler in runner.state_handlers:
+                changed = handler(runner, old, new)
+                if changed is not None:
+                    new = changed
         except Exception as exc:
             logger.error("Flow %r: a state handler raised %r", flow.name, exc, exc_info=True)
             new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)

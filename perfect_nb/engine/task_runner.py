@@ -55,15 +55,21 @@ class TaskRunner:
     ----------
     task : Task
     state_handlers : list, optional
-        Extra handlers called after the task's own.
+        Extra handlers ``handler(task_runner, old_state, new_state)``, called
+        after the task's own handlers (which get the task) and its ``on_failure``.
     """
 
     def __init__(self, task: Any, state_handlers: list | None = None, flow_result: Any = None) -> None:
         self.task = task
-        self.handlers = list(task.state_handlers) + list(state_handlers or [])
+        self.task_handlers = list(task.state_handlers)
+        self.state_handlers = list(state_handlers or [])
+        self.handlers = self.task_handlers + self.state_handlers  # empty: transitions skip the handler step
         self.trigger = task.trigger or all_successful
         self.logger = logging.getLogger(f"perfect_nb.Task: {task.name}")
         self.hooks = hooks_for(task, flow_result)  # result reuse and checkpointing steps
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.task.name}>"
 
     # --- entry point -------------------------------------------------------
     def run(
@@ -296,13 +302,19 @@ class TaskRunner:
         return new
 
     def _call_handlers(self, old: State, new: State) -> State:
+        """The task's handlers get the task, then on_failure, then the runner's handlers get the runner."""
+        task = self.task
         try:
-            for handler in self.handlers:
-                changed = handler(self.task, old, new)
+            for handler in self.task_handlers:
+                changed = handler(task, old, new)
                 if changed is not None:
                     new = changed
-            if self.task.on_failure is not None and isinstance(new, Failed):
-                self.task.on_failure(self.task, new)
+            if task.on_failure is not None and isinstance(new, Failed):
+                task.on_failure(task, new)
+            for handler in self.state_handlers:
+                changed = handler(self, old, new)
+                if changed is not None:
+                    new = changed
         except ENDRUN:
             raise
         except Exception as exc:
