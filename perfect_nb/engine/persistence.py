@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import logging
+import os
+import string
 import threading
 from typing import Any
 
@@ -24,7 +26,7 @@ from perfect_nb.core.context import _LAZY
 from perfect_nb.engine import cache_validators
 from perfect_nb.engine.results import Result, template_fields
 from perfect_nb.engine.signals import ENDRUN
-from perfect_nb.engine.state import Cached, State
+from perfect_nb.engine.state import Cached, Failed, State
 
 __all__ = ["DurationCache", "Checkpoint", "hooks_for", "check_targets", "clear_caches"]
 
@@ -131,32 +133,41 @@ class Checkpoint:
         if template is None:
             return None
         args = _format_args(ctx, inputs)
-        return template(**{**{k: args[k] for k in _LAZY}, **args}) if callable(template) else template.format_map(args)
+        if callable(template):
+            return os.fspath(template(**{**{k: args[k] for k in _LAZY}, **args}))
+        return template.format_map(args)
 
     def check(self, runner: Any, state: State, inputs: dict, ctx: dict, emit: Any) -> State:
         if self.task.target is None:
             return state
-        location = self._location(ctx, inputs)
-        if not self.result.exists(location):
-            return state
         try:
-            value = self.result.read(location).value
+            location = self._location(ctx, inputs)
         except Exception as exc:
+            failed = Failed(f"Task {self.task.name!r}: its target {self.task.target!r} could not be formatted: {exc!r}", result=exc)
+            raise ENDRUN(runner._transition(state, failed, emit)) from None
+        try:
+            if not self.result.exists(location):
+                return state
+            found = self.result.read(location)
+        except Exception as exc:  # corrupt, unreadable, a folder, a name the OS rejects: a miss
             logger.warning("Task %r: the result at target %r could not be read (%s); running the task instead.", self.task.name, location, exc)
             return state
-        hit = Cached(f"Result found at task target {location}", result=value, cached_inputs=inputs)
-        hit.context["result_location"] = location
+        hit = Cached(f"Result found at task target {location}", result=found.value, cached_inputs=inputs)
+        hit.context["result_location"] = found.location if isinstance(found.location, str) else location
         raise ENDRUN(runner._transition(state, hit, emit))
 
     def store(self, runner: Any, state: State, inputs: dict, ctx: dict, emit: Any) -> State:
         if self.task.checkpoint is False and self.task.target is None:
             return state
+        location = None
         try:
+            location = self._location(ctx, inputs)
             target = copy.copy(self.result)
-            target.location = self._location(ctx, inputs)
+            target.location = location
             state.context["result_location"] = target.write(state.result).location
         except Exception as exc:
-            logger.warning("Task %r: could not write its result (%s); it is kept in memory only.", self.task.name, exc)
+            where = f" to {location!r}" if location is not None else ""
+            logger.warning("Task %r: could not write its result%s (%s); it is kept in memory only.", self.task.name, where, exc)
         return state
 
 
@@ -183,17 +194,43 @@ _KNOWN_CONTEXT = {
 }
 
 
+def _parameter_keys(template: str) -> set[str]:
+    """The names a template looks up in ``parameters``: ``{parameters[n]}`` -> {"n"}."""
+    keys = set()
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field and field.startswith("parameters["):
+            keys.add(field[len("parameters["):].split("]", 1)[0])
+    return keys
+
+
+def _check_template(what: str, task: Any, template: str, known: set[str], params: set[str]) -> None:
+    unknown = template_fields(template) - known - set(task.signature.names)
+    missing = _parameter_keys(template) - params
+    if unknown or missing:
+        names = sorted(unknown) + [f"parameters[{m}]" for m in sorted(missing)]
+        raise ValueError(
+            f"Task {task.name!r}: {what} {template!r} refers to {names}, which are neither inputs of the "
+            f"task, parameters of the flow ({sorted(params)}), nor context keys (e.g. task_name, today, map_index)."
+        )
+
+
 def check_targets(flow: Any, extra_context: dict | None = None) -> None:
-    """Before a run: every target template names only known context keys, inputs or parameters."""
+    """Before a run: every target or result location template names only known keys.
+
+    Also, the target of a mapped task must tell its children apart (``{map_index}``
+    or a mapped input); otherwise every child would read the first child's file.
+    """
     params = {p.name for p in flow.parameters()}
     known = _KNOWN_CONTEXT | params | set(extra_context or ())
     for task in flow.tasks:
-        template = task.target if isinstance(task.target, str) else None
-        if template is None:
-            continue
-        unknown = template_fields(template) - known - set(task.signature.names)
-        if unknown:
-            raise ValueError(
-                f"Task {task.name!r}: target {template!r} refers to {sorted(unknown)}, which are neither inputs "
-                f"of the task, parameters of the flow, nor context keys (e.g. task_name, today, map_index)."
-            )
+        result = task.result if task.result is not None else flow.result
+        if isinstance(task.target, str):
+            _check_template("target", task, task.target, known, params)
+            mapped = {e.key for e in flow.edges_to(task) if e.mapped}
+            if mapped and not template_fields(task.target) & (mapped | {"map_index"}):
+                raise ValueError(
+                    f"Task {task.name!r} is mapped, but its target {task.target!r} is the same for every child, "
+                    "so each child would reuse the first child's file. Put {map_index} (or a mapped input) in it."
+                )
+        elif task.target is None and task.checkpoint is not False and isinstance(getattr(result, "location", None), str):
+            _check_template("result location", task, result.location, known, params)

@@ -16,7 +16,6 @@ import base64
 import copy
 import os
 import string
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Callable
@@ -59,12 +58,12 @@ class Result:
     def format(self, **kwargs: Any) -> "Result":
         """A copy whose ``location`` is formatted with ``kwargs``."""
         new = copy.copy(self)
-        if not kwargs:
-            return new
         if callable(self.location):
-            new.location = self.location(**kwargs)
-        elif isinstance(self.location, str):
+            new.location = os.fspath(self.location(**kwargs))
+        elif isinstance(self.location, str) and kwargs:
             new.location = self.location.format(**kwargs)
+        elif isinstance(self.location, os.PathLike):
+            new.location = os.fspath(self.location)
         return new
 
     def default_location(self) -> str:
@@ -87,24 +86,26 @@ class LocalResult(Result):
     """Files in ``dir`` (default ``~/.perfect_nb/results``), written atomically.
 
     A write goes to a temporary file in the same folder, then is renamed into
-    place, so an interrupted run never leaves a truncated file behind.
+    place, so an interrupted run never leaves a truncated file behind. A
+    relative ``dir`` is taken relative to the working folder at construction;
+    a relative location is taken relative to ``dir``.
     """
 
     def __init__(self, dir: str | os.PathLike | None = None, validate_dir: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.dir = Path(dir).expanduser() if dir is not None else Path.home() / ".perfect_nb" / "results"
+        self.dir = (Path(dir).expanduser() if dir is not None else Path.home() / ".perfect_nb" / "results").absolute()
         if validate_dir:
             try:
                 self.dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ValueError(f"LocalResult cannot use dir={str(self.dir)!r}: {exc}. Pass a writable folder.") from None
 
-    def _path(self, location: str) -> Path:
+    def _path(self, location: str | os.PathLike) -> Path:
         path = Path(location)
         return path if path.is_absolute() else self.dir / path
 
     def read(self, location: str) -> "Result":
-        new = self.format()
+        new = copy.copy(self)
         new.location = str(self._path(location))
         new.value = self.serializer.deserialize(self._path(location).read_bytes())
         return new
@@ -113,23 +114,33 @@ class LocalResult(Result):
         new = self.format(**kwargs)
         location = new.location if isinstance(new.location, str) else self.default_location()
         path = self._path(location)
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = self.serializer.serialize(value)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, data)
         new.value, new.location = value, str(path)
         return new
 
     def exists(self, location: str, **kwargs: Any) -> bool:
         return self._path(location.format(**kwargs) if kwargs else location).exists()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file next to ``path``, flush it to disk, then rename it over ``path``.
+
+    The temporary file is created with mode 0o666 so the process umask applies,
+    as for any file the user writes; it is removed if anything goes wrong.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class PrefectResult(Result):
@@ -140,7 +151,7 @@ class PrefectResult(Result):
         super().__init__(**kwargs)
 
     def read(self, location: str) -> "Result":
-        new = self.format()
+        new = copy.copy(self)
         new.location = location
         new.value = self.serializer.deserialize(self._decode(location))
         return new

@@ -63,6 +63,8 @@ class PandasSerializer(Serializer):
         self.deserialize_kwargs = deserialize_kwargs or {}
 
     def serialize(self, value: Any) -> bytes:
+        if not hasattr(value, "to_parquet" if self.file_type == "parquet" else "to_csv"):
+            raise TypeError(f"PandasSerializer writes a pandas DataFrame, got {type(value).__name__}; use PickleSerializer for other values.")
         buffer = io.BytesIO()
         if self.file_type == "parquet":
             value.to_parquet(buffer, **self.serialize_kwargs)
