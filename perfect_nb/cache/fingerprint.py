@@ -72,7 +72,7 @@ class _Hasher:
         if id(fn) in self.seen:
             return self.seen[id(fn)]
         self.seen[id(fn)] = "recursive:" + fn.__qualname__
-        parts: list = [fn.__qualname__, self.code(fn.__code__)]
+        parts: list = [self.code(fn.__code__)]
         for value in (fn.__defaults__, fn.__kwdefaults__):
             if value is not None:
                 parts.append(self.value(value))
@@ -121,15 +121,24 @@ class _Hasher:
 
 
 def fingerprint(obj: Any) -> str | None:
-    """The fingerprint of a function, class or value; None when there is none."""
-    return _Hasher().value(obj)
+    """The fingerprint of a function, class or value; None when there is none.
+
+    A function or class given here is always fingerprinted by its code; the
+    ones it refers to are, when they are defined in the notebook (``__main__``).
+    """
+    hasher = _Hasher()
+    if isinstance(obj, types.FunctionType):
+        return hasher.function(obj)
+    if isinstance(obj, type):
+        return hasher.klass(obj)
+    return hasher.value(obj)
 
 
 def task_fingerprint(task: Any, hasher: _Hasher | None = None) -> str | None:
     """A task's code and the options that change its result."""
     hasher = hasher or _Hasher()
     run = task.run
-    code = hasher.value(run) if isinstance(run, types.FunctionType) else hasher.value(type(task))
+    code = hasher.function(run) if isinstance(run, types.FunctionType) else hasher.klass(type(task))
     if code is None:
         return None
     options = {k: v for k, v in vars(task).items() if k not in _SKIP_ATTRS and not k.startswith("_")}
