@@ -573,6 +573,20 @@ def test_log_stdout_sends_prints_to_the_task_logger(task_logs, capsys):
     assert "first line" not in capsys.readouterr().out
 
 
+def test_log_stdout_keeps_a_last_line_without_newline_and_drops_blank_lines(task_logs):
+    @task(log_stdout=True)
+    def chatty():
+        print("a\n\n  \nb")
+        print("no newline", end="")
+        import sys
+
+        assert not sys.stdout.isatty()
+
+    state, _ = run(chatty)
+    assert type(state) is Success
+    assert [r.getMessage() for r in task_logs.records] == ["a", "b", "no newline"]
+
+
 def test_without_log_stdout_prints_go_to_stdout(task_logs, capsys):
     run(task(lambda: print("plain print"), name="quiet"))
     assert "plain print" in capsys.readouterr().out

@@ -233,7 +233,7 @@ class TaskRunner:
             if task.timeout is not None:
                 value = _call_with_timeout(task.run, inputs, task.timeout, task.log_stdout, self.logger)
             elif task.log_stdout:
-                with contextlib.redirect_stdout(_LogWriter(self.logger)):
+                with _stdout_to_log(self.logger):
                     value = task.run(**inputs)
             else:
                 value = task.run(**inputs)
@@ -330,7 +330,7 @@ def _describe(exc: BaseException) -> str:
 
 
 class _LogWriter:
-    """A file-like object that sends each printed line to a logger."""
+    """A file-like object that sends each printed line to a logger (blank lines are dropped)."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
@@ -340,13 +340,28 @@ class _LogWriter:
         self._buffer += text
         *lines, self._buffer = self._buffer.split("\n")
         for line in lines:
-            self.logger.info(line)
+            if line.strip():
+                self.logger.info(line)
         return len(text)
 
     def flush(self) -> None:
-        if self._buffer:
+        if self._buffer.strip():
             self.logger.info(self._buffer)
-            self._buffer = ""
+        self._buffer = ""
+
+    def isatty(self) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _stdout_to_log(logger: logging.Logger):
+    """Send ``print`` output to ``logger`` for the block, including a last line without a newline."""
+    writer = _LogWriter(logger)
+    try:
+        with contextlib.redirect_stdout(writer):
+            yield
+    finally:
+        writer.flush()
 
 
 def _call_with_timeout(fn: Callable, inputs: dict, timeout: float, log_stdout: bool, logger: logging.Logger) -> Any:
@@ -361,7 +376,7 @@ def _call_with_timeout(fn: Callable, inputs: dict, timeout: float, log_stdout: b
     def target() -> None:
         try:
             if log_stdout:
-                with contextlib.redirect_stdout(_LogWriter(logger)):
+                with _stdout_to_log(logger):
                     box.append((True, ctx.run(fn, **inputs)))
             else:
                 box.append((True, ctx.run(fn, **inputs)))
