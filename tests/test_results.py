@@ -19,7 +19,7 @@ import stat
 import pandas as pd
 import pytest
 
-from perfect_nb import Flow, Parameter, task
+from perfect_nb import Flow, Parameter, Task, task
 from perfect_nb.engine import results as results_module
 from perfect_nb.engine.persistence import clear_caches
 from perfect_nb.engine.results import (
@@ -555,6 +555,17 @@ def test_unknown_template_key_fails_before_any_task_runs(tmp_path):
     message = str(info.value)
     assert "'colour'" in message and "'t'" in message
     assert calls == [] and files(tmp_path) == []
+
+
+def test_template_may_name_a_keyword_of_a_kwargs_task(tmp_path):
+    class Fetch(Task):
+        def run(self, **kwargs):
+            return kwargs["city"].upper()
+
+    with Flow("kwargs") as flow:
+        out = Fetch(target="{city}.pkl", result=LocalResult(dir=tmp_path))(city="oslo")
+    assert run(flow)[0].result[out].result == "OSLO"
+    assert files(tmp_path) == ["oslo.pkl"]
 
 
 def test_unknown_parameter_in_template_fails_before_any_task_runs(tmp_path):

@@ -203,8 +203,8 @@ def _parameter_keys(template: str) -> set[str]:
     return keys
 
 
-def _check_template(what: str, task: Any, template: str, known: set[str], params: set[str]) -> None:
-    unknown = template_fields(template) - known - set(task.signature.names)
+def _check_template(what: str, task: Any, template: str, known: set[str], params: set[str], inputs: set[str]) -> None:
+    unknown = template_fields(template) - known - inputs
     missing = _parameter_keys(template) - params
     if unknown or missing:
         names = sorted(unknown) + [f"parameters[{m}]" for m in sorted(missing)]
@@ -224,8 +224,9 @@ def check_targets(flow: Any, extra_context: dict | None = None) -> None:
     known = _KNOWN_CONTEXT | params | set(extra_context or ())
     for task in flow.tasks:
         result = task.result if task.result is not None else flow.result
+        inputs = set(task.signature.names) | {e.key for e in flow.edges_to(task)} | set(flow.constants.get(task, ()))
         if isinstance(task.target, str):
-            _check_template("target", task, task.target, known, params)
+            _check_template("target", task, task.target, known, params, inputs)
             mapped = {e.key for e in flow.edges_to(task) if e.mapped}
             if mapped and not template_fields(task.target) & (mapped | {"map_index"}):
                 raise ValueError(
@@ -233,4 +234,4 @@ def check_targets(flow: Any, extra_context: dict | None = None) -> None:
                     "so each child would reuse the first child's file. Put {map_index} (or a mapped input) in it."
                 )
         elif task.target is None and task.checkpoint is not False and isinstance(getattr(result, "location", None), str):
-            _check_template("result location", task, result.location, known, params)
+            _check_template("result location", task, result.location, known, params, inputs)
