@@ -1,0 +1,447 @@
+"""One conformance suite for every executor, then the faults of the parallel ones.
+
+Each conformance test runs the same flow on LocalExecutor, LocalDaskExecutor
+with threads and with processes, and DaskExecutor on a real LocalCluster (one
+per module, two single-threaded worker processes), and checks the same final
+states and results. Tasks are module-level so that workers can unpickle them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+
+from perfect_nb import Flow, context, task, triggers, unmapped
+from perfect_nb.engine import signals
+from perfect_nb.engine.results import LocalResult
+from perfect_nb.executors import DaskExecutor, LocalDaskExecutor, LocalExecutor
+
+pytestmark = pytest.mark.timeout(90)
+EXECUTORS = ["local", "threads", "processes", "dask"]
+REMOTE = ["processes", "dask"]
+
+
+_clusters: list = []  # the module cluster while it runs
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, silence_logs=50, dashboard_address=None) as cl:
+        _clusters.append(cl)
+        yield cl
+        _clusters.clear()
+
+
+def _helpers() -> set[int]:
+    """Long-lived multiprocessing helpers (not started by a run)."""
+    return {p.pid for p in psutil.Process().children() if any("resource_tracker" in c or "forkserver" in c for c in _cmdline(p))}
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _cluster_pids() -> set[int]:
+    return {n.process.pid for cl in _clusters for n in cl.workers.values() if n.process is not None and n.process.pid}
+
+
+@pytest.fixture(autouse=True)
+def no_stray_processes(request):
+    """After each test, only the module cluster's workers may still be children of this process."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        allowed = before | _helpers() | _cluster_pids()
+        stray = [p for p in psutil.Process().children(recursive=True) if p.pid not in allowed and p.is_running()]
+        if not stray or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not stray, f"stray processes after the test: {[(p.pid, _cmdline(p)[-2:]) for p in stray]}"
+
+
+@pytest.fixture(params=EXECUTORS)
+def make_executor(request):
+    """A factory, so a test can build a fresh executor per run."""
+    kind = request.param
+    address = request.getfixturevalue("cluster").scheduler_address if kind == "dask" else None
+    factories = {
+        "local": LocalExecutor,
+        "threads": lambda: LocalDaskExecutor("threads", num_workers=4),
+        "processes": lambda: LocalDaskExecutor("processes", num_workers=2),
+        "dask": lambda: DaskExecutor(address),
+    }
+    return _Factory(kind, factories[kind])
+
+
+class _Factory:
+    def __init__(self, kind, factory):
+        self.kind, self.factory = kind, factory
+
+    def __call__(self):
+        return self.factory()
+
+
+def summary(state, tasks: dict) -> dict:
+    """{name: (state type, result)}; mapped tasks list their children; failures give the exception type."""
+    out = {}
+    for name, t in tasks.items():
+        s = state.result[t]
+        if s.is_mapped():
+            out[name] = ("Mapped", [_brief(c) for c in s.map_states])
+        else:
+            out[name] = _brief(s)
+    return out
+
+
+def _brief(s):
+    if s.is_failed() or s.is_skipped():
+        value = type(s.result).__name__ if isinstance(s.result, BaseException) else s.result
+    else:
+        value = s.result
+    return (s.type, value)
+
+
+# --- tasks ---------------------------------------------------------------------------
+@task(max_retries=2, retry_delay=0)
+def flaky():
+    if context.task_run_count < 3:
+        raise ValueError(f"attempt {context.task_run_count}")
+    return context.task_run_count
+
+
+@task(max_retries=1, retry_delay=0)
+def hopeless():
+    raise RuntimeError("never works")
+
+
+@task(timeout=0.3)
+def sleepy():
+    time.sleep(1.5)
+    return "woke"
+
+
+@task
+def fail_signal():
+    raise signals.FAIL("bad row")
+
+
+@task
+def skip_signal():
+    raise signals.SKIP("nothing new")
+
+
+@task
+def one():
+    return 1
+
+
+@task
+def add(x, y=0):
+    return x + y
+
+
+@task
+def double(x):
+    return 2 * x
+
+
+@task
+def invert(x):
+    return 1 / x
+
+
+@task
+def total(xs):
+    return sum(xs)
+
+
+@task
+def nap(x, seconds=0.05):
+    time.sleep(seconds)
+    return x
+
+
+@task
+def pid():
+    return os.getpid()
+
+
+# --- conformance ---------------------------------------------------------------------
+def test_retries_and_timeouts(make_executor):
+    with Flow("retries") as flow:
+        tasks = {"flaky": flaky(), "hopeless": hopeless(), "sleepy": sleepy()}
+    state = flow.run(executor=make_executor())
+    assert state.is_failed()
+    assert summary(state, tasks) == {
+        "flaky": ("Success", 3),
+        "hopeless": ("Failed", "RuntimeError"),
+        "sleepy": ("TimedOut", "TaskTimeoutError"),
+    }
+
+
+def test_signals_triggers_and_skips(make_executor):
+    with Flow("signals") as flow:
+        failed = fail_signal()
+        skipped = skip_signal()
+        tasks = {
+            "failed": failed,
+            "skipped": skipped,
+            "after_failed": add(failed, 1),
+            "on_failure": one(upstream_tasks=[failed], task_args={"trigger": triggers.any_failed}),
+            "after_skipped": add(skipped, 1),
+            "not_skipping": one(upstream_tasks=[skipped], task_args={"skip_on_upstream_skip": False}),
+        }
+    state = flow.run(executor=make_executor())
+    result = summary(state, tasks)
+    assert result == {
+        "failed": ("Failed", "FAIL"),
+        "skipped": ("Skipped", None),
+        "after_failed": ("TriggerFailed", "TRIGGERFAIL"),
+        "on_failure": ("Success", 1),
+        "after_skipped": ("Skipped", None),
+        "not_skipping": ("Success", 1),
+    }
+    assert state.result[failed].message == "bad row" and state.result[skipped].message == "nothing new"
+
+
+def test_mapping_chained_map_reduce_and_a_failed_child(make_executor):
+    with Flow("mapping") as flow:
+        doubled = double.map([1, 2, 3])
+        plus = add.map(doubled, y=[10, 20, 30])
+        inverted = invert.map([1, 0, 4])
+        tasks = {
+            "doubled": doubled, "plus": plus, "sum": total(plus), "inverted": inverted,
+            "sum_inverted": total(inverted), "empty": double.map([]),
+        }
+    state = flow.run(executor=make_executor())
+    assert state.is_failed()
+    assert summary(state, tasks) == {
+        "doubled": ("Mapped", [("Success", 2), ("Success", 4), ("Success", 6)]),
+        "plus": ("Mapped", [("Success", 12), ("Success", 24), ("Success", 36)]),
+        "sum": ("Success", 72),
+        "inverted": ("Mapped", [("Success", 1.0), ("Failed", "ZeroDivisionError"), ("Success", 0.25)]),
+        "sum_inverted": ("TriggerFailed", "TRIGGERFAIL"),
+        "empty": ("Mapped", []),
+    }
+
+
+def test_chained_maps_run_depth_first(make_executor):
+    with Flow("depth first") as flow:
+        first = nap.map(list(range(12)))
+        second = nap.map(first)
+    events = []
+    state = flow.run(executor=make_executor(), listeners=[events.append])
+    assert state.is_successful() and state.result[second].result == list(range(12))
+    started_second = min(e.timestamp for e in events if e.task is second and e.map_index is not None and e.new_state.is_running())
+    last_first = max(e.timestamp for e in events if e.task is first and e.map_index is not None and e.new_state.is_successful())
+    assert started_second < last_first, "the second map must start before the first one is done"
+
+
+def test_target_and_cache_for_give_the_same_states(make_executor, tmp_path):
+    @task(target="{task_name}-{x}.pkl", result=LocalResult(dir=str(tmp_path)))
+    def stored(x):
+        return x * 3
+
+    @task(cache_for=60)
+    def cached(x):
+        return x + 100
+
+    def build():
+        with Flow("caching") as flow:
+            tasks = {"stored": stored(2), "cached": cached(1)}
+        return flow, tasks
+
+    first, tasks = build()
+    run1 = summary(first.run(executor=make_executor()), tasks)
+    second, tasks = build()
+    state = second.run(executor=make_executor())
+    assert run1 == {"stored": ("Success", 6), "cached": ("Cached", 101)}
+    assert summary(state, tasks) == {"stored": ("Cached", 6), "cached": ("Cached", 101)}
+    assert "Result found at task target" in state.result[tasks["stored"]].message
+
+
+def _mark_pid(task_, old, new):
+    if new.is_successful():
+        new.message = f"ran in {os.getpid()}"
+    return new
+
+
+@task(state_handlers=[_mark_pid])
+def slow_marked():
+    time.sleep(1.0)
+    return "done"
+
+
+def test_live_events_arrive_while_the_flow_runs(make_executor):
+    with Flow("live") as flow:
+        slow = slow_marked()
+        after = add(slow, "!")
+    received = []
+    state = flow.run(executor=make_executor(), listeners=[lambda e: received.append((e, time.time()))])
+    flow_end = next(e.timestamp for e, _ in received if e.task is None and e.new_state.is_finished())
+    assert state.is_successful() and state.result[after].result == "done!"
+    running = [(e, at) for e, at in received if e.task is slow and e.new_state.is_running()]
+    success = [e for e, _ in received if e.task is slow and e.new_state.is_successful()]
+    assert len(running) == 1 and len(success) == 1
+    event, at = running[0]
+    assert at < flow_end - 0.5, "the Running event must arrive while the task runs, not at the end"
+    assert 0 <= at - event.timestamp < 0.5
+    assert 0.9 < success[0].timestamp - event.timestamp < 1.5
+    order = [(e.task, e.new_state.type) for e, _ in received]
+    assert order.index((slow, "Success")) < order.index((after, "Running")) < order.index((None, "Success"))
+    # task state handlers run where the task runs
+    here = f"ran in {os.getpid()}"
+    assert (success[0].new_state.message == here) == (make_executor.kind in ("local", "threads"))
+
+
+def test_flow_executor_default_is_used(make_executor):
+    executor = make_executor()
+    with Flow("default executor", executor=executor) as flow:
+        where = pid()
+    state = flow.run()
+    assert state.is_successful()
+    assert (state.result[where].result == os.getpid()) == (make_executor.kind in ("local", "threads"))
+
+
+# --- faults --------------------------------------------------------------------------
+@task
+def unpicklable():
+    return threading.Lock()
+
+
+@pytest.mark.parametrize("kind", REMOTE)
+def test_an_unpicklable_result_fails_with_a_clear_message(kind, request):
+    executor = LocalDaskExecutor("processes", 2) if kind == "processes" else DaskExecutor(request.getfixturevalue("cluster").scheduler_address)
+    with Flow("unpicklable") as flow:
+        bad = unpicklable()
+        after = add(bad, 1)
+        fine = one()
+    state = flow.run(executor=executor)
+    assert state.result[bad].is_failed() and state.result[fine].result == 1
+    assert "could not be pickled" in state.result[bad].message and "'unpicklable'" in state.result[bad].message
+    assert state.result[after].type == "TriggerFailed"
+
+
+def test_an_unpicklable_input_fails_with_a_clear_message():
+    with Flow("bad input") as flow:
+        bad = add(threading.Lock(), 1)
+    state = flow.run(executor=LocalDaskExecutor("processes", 2))
+    assert state.result[bad].is_failed() and "could not be pickled" in state.result[bad].message
+
+
+@task
+def die(code=7):
+    os._exit(code)
+
+
+def test_a_dead_pool_worker_fails_only_its_task_and_names_it():
+    with Flow("dying") as flow:
+        dead = die()
+        others = nap.map(list(range(4)), seconds=unmapped(0.2))
+        after = total(others)
+    state = flow.run(executor=LocalDaskExecutor("processes", 2))
+    message = state.result[dead].message
+    assert state.result[dead].is_failed() and "Worker process" in message and "exit code 7" in message
+    assert state.result[after].result == 6
+
+
+@task
+def die_once(marker):
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(3)
+    return "second try"
+
+
+def test_a_dead_dask_worker_is_retried_by_dask(cluster, tmp_path):
+    with Flow("dies once") as flow:
+        out = die_once(str(tmp_path / "died"))
+    state = flow.run(executor=DaskExecutor(cluster.scheduler_address))
+    assert state.result[out].result == "second try"
+
+
+def test_a_task_that_keeps_killing_dask_workers_fails_naming_the_worker():
+    import dask
+
+    with Flow("always dies") as flow:
+        dead = die()
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "threads_per_worker": 1, "dashboard_address": None})
+        state = flow.run(executor=executor)
+    message = state.result[dead].message
+    assert state.result[dead].is_failed() and "died" in message and "tcp://" in message
+    assert executor.cluster is None and executor.client is None
+
+
+@task(tags=["dask-resource:GPU=1"])
+def gpu_free():
+    from distributed import get_worker
+
+    return get_worker().state.available_resources["GPU"]
+
+
+def test_dask_executor_starts_and_closes_its_own_cluster_and_maps_resources():
+    executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "threads_per_worker": 2, "resources": {"GPU": 1}, "dashboard_address": None})
+    with Flow("own cluster") as flow:
+        free = gpu_free()
+    state = flow.run(executor=executor)
+    assert state.result[free].result == 0  # the task held the worker's one GPU while it ran
+    assert executor.cluster is None and executor.client is None
+
+
+@pytest.mark.parametrize("kind", ["threads", "processes", "dask-own"])
+def test_an_interrupt_cancels_pending_work_and_keeps_finished_results(kind):
+    executors = {
+        "threads": lambda: LocalDaskExecutor("threads", 2),
+        "processes": lambda: LocalDaskExecutor("processes", 2),
+        "dask-own": lambda: DaskExecutor(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "dashboard_address": None}),
+    }
+    executor = executors[kind]()
+    with Flow("interrupted") as flow:
+        first = one()
+        slow = nap.map([first] * 6, seconds=unmapped(1.0))
+    sent: list[float] = []
+
+    def interrupt_soon(event):
+        if not sent and event.task is slow and event.new_state.is_running():
+            sent.append(time.monotonic() + 0.2)
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    state = flow.run(executor=executor, listeners=[interrupt_soon])
+    after_interrupt = time.monotonic() - sent[0]
+    assert state.type == "Cancelled"
+    assert state.result[first].result == 1
+    assert [s.type for s in state.result[slow].map_states].count("Cancelled") >= 4
+    # no waiting for the 1 s tasks, except the cluster's own graceful shutdown
+    assert after_interrupt < (5.0 if kind == "dask-own" else 0.9)
+    if kind == "dask-own":
+        assert executor.cluster is None
+
+
+def test_importing_the_executors_does_not_import_distributed():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, perfect_nb, perfect_nb.executors\n"
+        "from perfect_nb.executors import LocalDaskExecutor\n"
+        "from perfect_nb import Flow, task\n"
+        "with Flow('f') as flow:\n"
+        "    t = task(lambda: 1, name='t')()\n"
+        "assert flow.run(executor=LocalDaskExecutor(num_workers=2)).is_successful()\n"
+        "print(sorted(m for m in ('distributed', 'IPython', 'ipywidgets', 'graphviz') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
