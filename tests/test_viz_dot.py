@@ -165,14 +165,15 @@ def test_mapped_progress_and_stripes():
     assert 'label="transform 40/40"' in nodes["transform"]
     assert f'style=striped fillcolor="{GREEN};0.9:{RED};0.1"' in nodes["transform"]
     # mid-run, given as slug -> child states: finished children / total
-    children = ["Success"] * 700 + ["Failed"] * 34 + ["Running"] * 6 + [None] * 260
+    children = ["Pending"] * 60 + ["Success"] * 700 + ["Running"] * 6 + ["Failed"] * 34 + [None] * 200
     nodes = node_lines(to_dot(flow, {"extract": "Success", "transform": children}))
     line = nodes["transform"]
     assert 'label="transform 734/1000"' in line
     fill = re.search(r'fillcolor="([^"]*)"', line).group(1)
     stripes = [s.split(";") for s in fill.split(":")]
-    assert [c for c, _ in stripes] == [STATE_COLORS["Running"], GREEN, RED, "#ffffff"]
-    assert [float(p) for _, p in stripes] == [0.006, 0.7, 0.034, 0.26]
+    # a progress bar: finished states first (in legend order), then running, then no state
+    assert [c for c, _ in stripes] == [GREEN, RED, STATE_COLORS["Running"], STATE_COLORS["Pending"], "#ffffff"]
+    assert [float(p) for _, p in stripes] == [0.7, 0.034, 0.006, 0.06, 0.2]
     assert 'fillcolor="#ffffff"' in nodes["load"] and 'fillcolor="#ffffff"' in nodes["n"]  # no state yet
 
 
@@ -242,8 +243,9 @@ def test_legend():
     ]
     assert 'label="States"' in legend
     assert '"legend:Success" -> "legend:Failed" -> "legend:TriggerFailed" [style=invis minlen=0 weight=100]' in legend
-    horizontal = to_dot(flow, flow.run(), horizontal=True)  # reversed chain: listed top to bottom
-    assert '"legend:TriggerFailed" -> "legend:Failed" -> "legend:Success" [style=invis minlen=0 weight=100]' in horizontal
+    horizontal = to_dot(flow, flow.run(), horizontal=True)  # along the ranks, not in one
+    assert '"legend:Success" -> "legend:Failed" -> "legend:TriggerFailed" [style=invis]' in horizontal
+    assert "rank=same" not in horizontal
     assert "cluster_legend" not in to_dot(flow) and "cluster_legend" not in to_dot(flow, {})
     with Flow("names") as flow:
         add(1, task_args={"name": "legend:Running"})
@@ -262,10 +264,7 @@ def test_legend_drawn_in_order(renderer, horizontal):
             boxes[group.find(f"{SVG}title").text] = (float(text.get("x")), float(text.get("y")))
     assert list(boxes) == ["legend:Success", "legend:Failed", "legend:TriggerFailed"]
     xs, ys = zip(*boxes.values())
-    if horizontal:  # one column, top to bottom (SVG y grows downwards)
-        assert len(set(xs)) == 1 and list(ys) == sorted(ys)
-    else:  # one row, left to right
-        assert len(set(ys)) == 1 and list(xs) == sorted(xs)
+    assert len(set(ys)) == 1 and list(xs) == sorted(xs)  # one row, left to right
     assert sum(g.get("class") == "edge" for g in drawn.iter(f"{SVG}g")) == 3  # the flow's 3 edges; the chain is not drawn
 
 
@@ -395,3 +394,11 @@ def test_visualize_filename_with_dot(tmp_path):
 def test_importing_does_not_import_graphviz():
     code = "import sys, perfect_nb, perfect_nb.viz.dot as d; d.to_dot; assert 'graphviz' not in sys.modules, 'graphviz imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_big_graphs_drop_edge_labels(monkeypatch):
+    assert 'label="x"' in to_dot(plain_flow())
+    monkeypatch.setattr(viz_dot, "EDGE_LABEL_LIMIT", 2)  # plain_flow draws 3 edges
+    text = to_dot(plain_flow())
+    assert "label=\"x\"" not in text and text.count(" -> ") == 3
+    assert '"extract" -> "transform" [style=dashed]' in to_dot(etl_flow())  # still dashed
