@@ -172,7 +172,15 @@ class Checkpoint:
 
 
 def hooks_for(task: Any, flow_result: Result | None = None) -> list:
-    """The result hooks ``task`` needs (an empty list for most tasks)."""
+    """The result hooks ``task`` needs (an empty list for most tasks).
+
+    >>> import datetime as dt
+    >>> from perfect_nb import task
+    >>> hooks_for(task(lambda: 1))
+    []
+    >>> [type(h).__name__ for h in hooks_for(task(lambda: 1, cache_for=dt.timedelta(minutes=1)))]
+    ['DurationCache']
+    """
     hooks: list = []
     result = task.result if task.result is not None else flow_result
     if task.target is not None or (result is not None and task.checkpoint is not False):
