@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from perfect_nb import Flow, FlowRunner, Parameter, context, task, triggers
+from perfect_nb import Flow, FlowRunner, Parameter, context, flatten, task, triggers
 from perfect_nb.engine import signals
 from perfect_nb.engine.events import StateChange
 from perfect_nb.engine.state import (
@@ -592,6 +592,64 @@ def test_an_interrupt_while_waiting_for_a_retry_cancels_the_retrying_task():
     assert time.monotonic() - start < 10, "an interrupt must not wait for the retry"
     assert type(state) is Cancelled
     assert type(state.result[f]) is Cancelled and type(state.result[waiting]) is Cancelled
+
+
+# --- errors around tasks ------------------------------------------------------------------
+
+def test_an_error_of_the_task_runner_itself_fails_that_task_only():
+    from perfect_nb.engine.task_runner import TaskRunner
+
+    class BrokenRunner(TaskRunner):
+        def run(self, *args, **kwargs):
+            if self.task.name == "plus_one":
+                raise RuntimeError("runner bug")
+            return super().run(*args, **kwargs)
+
+    events = []
+    with Flow("runner bug") as flow:
+        a = one()
+        b = plus_one(a)
+    state = FlowRunner(flow, task_runner_cls=BrokenRunner).run(listeners=[events.append])
+    assert type(state) is Failed and type(state.result[a]) is Success
+    failed = state.result[b]
+    assert type(failed) is Failed and failed.message == "The executor could not run this task: RuntimeError: runner bug"
+    assert [(e.old_state.type, e.new_state.type) for e in events if e.task is b] == [("Pending", "Failed")]
+
+
+def test_local_executor_futures_hold_errors_and_let_interrupts_through():
+    from perfect_nb.executors import LocalExecutor
+
+    executor = LocalExecutor()
+    assert executor.submit(sum, [1, 2]).result() == 3
+    future = executor.submit(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        future.result()
+    done = []
+    executor.submit_then(done.append, lambda: 1 / 0)
+    assert len(done) == 1 and done[0].done()
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        executor.submit(interrupt)
+
+
+def test_flattening_a_non_list_fails_that_task_with_a_clear_message():
+    @task
+    def scalar():
+        return 5
+
+    events = []
+    with Flow("bad flatten") as flow:
+        s = scalar()
+        c = task(lambda xs: xs, name="collect")(flatten(s))
+    state = flow.run(listeners=[events.append])
+    failed = state.result[c]
+    assert type(failed) is Failed and isinstance(failed.result, TypeError)
+    assert "flatten() needs a list of lists, but task 'scalar' gave int 5" in failed.message
+    assert [(e.old_state.type, e.new_state.type) for e in events if e.task is c] == [("Pending", "Failed")]
+    assert type(state) is Failed
 
 
 # --- parameters ---------------------------------------------------------------------------

@@ -105,6 +105,9 @@ class TaskRunner:
             state = self._pipeline(state, upstream_states, inputs, ctx, emit)
         except ENDRUN as end:
             state = end.state
+        except Exception as exc:  # an error around the task (its inputs, a hook), not inside it
+            self.logger.error("Task %r: unexpected error while running task: %s", ctx["task_full_name"], _describe(exc), exc_info=True)
+            state = self._transition(state, Failed(f"Unexpected error while running task: {exc!r}", result=exc), emit)
         finally:
             _context.reset_run_context(token)
         if debug:
@@ -199,7 +202,7 @@ class TaskRunner:
             else:
                 value = up.result
             if edge.flattened and not edge.mapped:
-                value = [item for sub in value for item in sub]
+                value = _flatten(value, edge)
             inputs[edge.key] = value
         return inputs
 
@@ -323,6 +326,16 @@ class TaskRunner:
         if new.timestamp is None:  # a handler returned a state of its own
             new.timestamp = time.time()
         return new
+
+
+def _flatten(value: Any, edge: Any) -> list:
+    try:
+        return [item for sub in value for item in sub]
+    except TypeError:
+        raise TypeError(
+            f"flatten() needs a list of lists, but task {edge.upstream_task.name!r} gave "
+            f"{type(value).__name__} {value!r:.60}; pass it without flatten()."
+        ) from None
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,14 +10,17 @@ __all__ = ["LocalExecutor"]
 
 
 class _Done:
-    """An already-finished future."""
+    """An already-finished future (``error``: the exception ``result()`` raises)."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "_error")
 
-    def __init__(self, value: Any) -> None:
+    def __init__(self, value: Any, error: Exception | None = None) -> None:
         self._value = value
+        self._error = error
 
     def result(self, timeout: float | None = None) -> Any:
+        if self._error is not None:
+            raise self._error
         return self._value
 
     def done(self) -> bool:
@@ -37,7 +40,15 @@ class LocalExecutor(Executor):
     max_inflight = 1
 
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> _Done:
-        return _Done(fn(*args, **kwargs))
+        """Call ``fn`` now; an error is kept in the future, as other executors do (interrupts propagate)."""
+        try:
+            return _Done(fn(*args, **kwargs))
+        except Exception as exc:
+            return _Done(None, exc)
 
     def submit_then(self, callback: Callable[[Any], None], fn: Callable, *args: Any, **kwargs: Any) -> None:
-        callback(_Done(fn(*args, **kwargs)))
+        try:  # inlined submit(): this is the per-task path
+            done = _Done(fn(*args, **kwargs))
+        except Exception as exc:
+            done = _Done(None, exc)
+        callback(done)
