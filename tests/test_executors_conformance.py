@@ -33,7 +33,7 @@ _clusters: list = []  # the module cluster while it runs
 def cluster():
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, silence_logs=50, dashboard_address=None) as cl:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, silence_logs=50, dashboard_address=":0") as cl:
         _clusters.append(cl)
         yield cl
         _clusters.clear()

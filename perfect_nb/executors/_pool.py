@@ -1,4 +1,7 @@
-"""A process pool for live submission, with events and results on one pipe per worker.
+"""Worker pools for live submission: threads, and processes with one pipe per worker.
+
+``ThreadPool`` is a bare queue and N threads: no Future objects, the callback
+is called with a finished future as soon as the call returns.
 
 ``concurrent.futures.ProcessPoolExecutor`` fits the flow runner badly: one dead
 worker breaks the whole pool (every pending call fails), and results travel on
@@ -17,10 +20,13 @@ executor: ``dumps_call``/``call_pickled`` and ``dump_record``.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
+import contextlib
 import copy
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import threading
@@ -31,8 +37,9 @@ from typing import Any, Callable
 import cloudpickle
 
 from perfect_nb.errors import SerializationError
+from perfect_nb.executors.local import _Done as Done
 
-__all__ = ["PipeSink", "ProcessPool", "WorkerLostError", "call_pickled", "dump_record", "dumps_call"]
+__all__ = ["PipeSink", "ProcessPool", "Raised", "ThreadPool", "WorkerLostError", "call_pickled", "dump_record", "dumps_call"]
 
 logger = logging.getLogger("perfect_nb.executors")
 _EVENT, _OK, _ERR = b"E", b"O", b"X"
@@ -42,6 +49,79 @@ _FIX = "Return a picklable value, or run this flow with LocalDaskExecutor(schedu
 
 class WorkerLostError(RuntimeError):
     """A worker (process or Dask worker) died while running a task."""
+
+
+class Raised:
+    """A finished future holding an exception."""
+
+    __slots__ = ("_exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self._exc = exc
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self._exc
+
+    def done(self) -> bool:
+        return True
+
+    def add_done_callback(self, fn: Callable) -> None:
+        fn(self)
+
+
+class ThreadPool:
+    """``n`` threads taking ``(callback, fn, args, kwargs)`` off one queue."""
+
+    def __init__(self, n: int) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"perfect_nb-task-{i}", daemon=True) for i in range(n)]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self) -> None:
+        get = self._queue.get
+        while True:
+            item = get()
+            if item is None:
+                return
+            callback, fn, args, kwargs = item
+            try:
+                done: Any = Done(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to the flow runner through the future
+                done = Raised(exc)
+            callback(done)
+
+    def submit_then(self, callback: Callable, fn: Callable, args: tuple, kwargs: dict) -> None:
+        self._queue.put((callback, fn, args, kwargs))
+
+    def submit(self, fn: Callable, args: tuple, kwargs: dict) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        self.submit_then(lambda done: _settle(future, done), fn, args, kwargs)
+        return future
+
+    def cancel_pending(self) -> None:
+        """Drop calls that have not started."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+
+    def close(self, cancel: bool = False) -> None:
+        """Stop the threads after the calls already queued, or drop those (``cancel``)."""
+        if cancel:
+            self.cancel_pending()
+        for _ in self._threads:
+            self._queue.put(None)
+        if not cancel:
+            for thread in self._threads:
+                thread.join()
+
+
+def _settle(future: concurrent.futures.Future, done: Any) -> None:
+    try:
+        future.set_result(done.result())
+    except BaseException as exc:
+        future.set_exception(exc)
 
 
 # --- pickling helpers (both sides) -------------------------------------------

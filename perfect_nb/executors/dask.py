@@ -34,7 +34,7 @@ import cloudpickle
 
 from perfect_nb.errors import SerializationError
 from perfect_nb.executors._pool import (
-    PipeSink, ProcessPool, WorkerLostError, call_pickled, dump_record, dumps_call,
+    PipeSink, ProcessPool, Raised, ThreadPool, WorkerLostError, call_pickled, dump_record, dumps_call,
 )
 from perfect_nb.executors.base import Executor
 from perfect_nb.executors.local import _Done
@@ -47,24 +47,6 @@ _SCHEDULERS = {
     "processes": "processes", "multiprocessing": "processes",
     "synchronous": "synchronous", "sync": "synchronous", "single-threaded": "synchronous",
 }
-
-
-class _Raised:
-    """A finished future holding an exception."""
-
-    __slots__ = ("_exc",)
-
-    def __init__(self, exc: BaseException) -> None:
-        self._exc = exc
-
-    def result(self, timeout: float | None = None) -> Any:
-        raise self._exc
-
-    def done(self) -> bool:
-        return True
-
-    def add_done_callback(self, fn: Callable) -> None:
-        fn(self)
 
 
 class LocalDaskExecutor(Executor):
@@ -120,7 +102,7 @@ class LocalDaskExecutor(Executor):
 
                 stack.enter_context(dask.config.set(self.dask_config))
             if self.scheduler == "threads":
-                self._pool = concurrent.futures.ThreadPoolExecutor(self.num_workers, thread_name_prefix="perfect_nb-task")
+                self._pool = ThreadPool(self.num_workers)
             elif self.scheduler == "processes":
                 self._pool = ProcessPool(self.num_workers, self.mp_context, self._emit)
             try:
@@ -130,10 +112,8 @@ class LocalDaskExecutor(Executor):
                 raise
             finally:
                 pool, self._pool, self._emit = self._pool, None, None
-                if isinstance(pool, ProcessPool):
-                    pool.close(terminate=self._interrupted)
-                elif pool is not None:
-                    pool.shutdown(wait=not self._interrupted, cancel_futures=True)
+                if pool is not None:
+                    pool.close(self._interrupted)
 
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         if self.scheduler == "synchronous":
@@ -141,16 +121,18 @@ class LocalDaskExecutor(Executor):
         if self._pool is None:
             raise RuntimeError("LocalDaskExecutor.submit() needs a running pool: call it inside `with executor.start():`.")
         if self.scheduler == "threads":
-            return self._pool.submit(fn, *args, **kwargs)
+            return self._pool.submit(fn, args, kwargs)
         try:
             payload = dumps_call(fn, args, kwargs)
         except SerializationError as exc:
-            return _Raised(exc)
+            return Raised(exc)
         return self._pool.submit(payload)
 
     def submit_then(self, callback: Callable[[Any], None], fn: Callable, *args: Any, **kwargs: Any) -> None:
         if self.scheduler == "synchronous":
             callback(_Done(fn(*args, **kwargs)))
+        elif self.scheduler == "threads" and self._pool is not None:
+            self._pool.submit_then(callback, fn, args, kwargs)
         else:
             self.submit(fn, *args, **kwargs).add_done_callback(callback)
 
@@ -162,7 +144,7 @@ class LocalDaskExecutor(Executor):
 
     def cancel_pending(self) -> None:
         self._interrupted = True
-        if isinstance(self._pool, ProcessPool):
+        if self._pool is not None:
             self._pool.cancel_pending()
 
 
@@ -386,7 +368,7 @@ class DaskExecutor(Executor):
         try:
             payload = dumps_call(fn, args, kwargs)
         except SerializationError as exc:
-            return callback(_Raised(exc))
+            return callback(Raised(exc))
         call_id = next(self._ids)
         task = getattr(getattr(fn, "__self__", None), "task", None)
         name = task.slug if task is not None else getattr(fn, "__name__", "call")
@@ -411,9 +393,9 @@ class DaskExecutor(Executor):
                 relay.wait(call_id, count)
             return _Done(cloudpickle.loads(blob))
         except KilledWorker as exc:
-            return _Raised(WorkerLostError(f"The Dask worker running this task died: {exc}"))
+            return Raised(WorkerLostError(f"The Dask worker running this task died: {exc}"))
         except BaseException as exc:
-            return _Raised(exc)
+            return Raised(exc)
 
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
         """Run ``fn`` on the cluster; the returned Future resolves to its result."""
