@@ -129,6 +129,43 @@ def test_terminal_tasks_are_the_default_reference_tasks():
     assert type(state) is Success, "only the terminal task (cleanup) is a reference task"
 
 
+def test_the_flow_keeps_running_while_a_terminal_task_is_paused_even_if_references_succeeded():
+    with Flow("paused terminal") as flow:
+        a = one()
+        task(lambda x: x, name="approve", trigger=triggers.manual_only)(a)
+    flow.set_reference_tasks([a])
+    state = flow.run()
+    assert type(state) is Running
+    assert state.message == "Some terminal tasks have not finished (paused or waiting)."
+
+
+def test_finished_reference_tasks_neither_successful_nor_failed_give_success():
+    with Flow("cancelled reference") as flow:
+        c = one()
+    state = flow.run(task_states={c: Cancelled("from an earlier run")})
+    assert type(state) is Success and state.message == "No reference tasks failed."
+
+
+def test_terminal_state_handler_sees_the_reference_states_with_mapped_children():
+    seen = []
+
+    def handler(flow, state, reference_states):
+        seen.append((type(state), sorted(s.result for s in reference_states)))
+        return Success("overridden") if isinstance(state, Failed) else None
+
+    @task
+    def maybe(x):
+        if x == 2:
+            raise signals.FAIL("two", result=-1)
+        return x
+
+    with Flow("terminal handler", terminal_state_handler=handler) as flow:
+        maybe.map([1, 2, 3])
+    state = flow.run()
+    assert seen == [(Failed, [-1, 1, 3])]
+    assert type(state) is Success and state.message == "overridden"
+
+
 def test_downstream_of_a_failure_is_trigger_failed_through_a_chain():
     with Flow("chain") as flow:
         a = fail()
@@ -572,6 +609,9 @@ def test_a_keyboard_interrupt_cancels_the_run_and_keeps_finished_results():
     assert flow_events(events)[-1][:2] == ("Running", "Cancelled")
     cancelled = {e.task for e in events if type(e.new_state) is Cancelled and e.task is not None}
     assert {b, c} <= cancelled and a not in cancelled
+    assert all(e.task_run_id is not None for e in events if e.task is not None)
+    assert state.result[c].message == "Flow run was interrupted before this task finished."
+    assert state.message == "Flow run was interrupted; finished task results were kept."
 
 
 def test_an_interrupt_while_waiting_for_a_retry_cancels_the_retrying_task():

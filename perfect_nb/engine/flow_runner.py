@@ -419,6 +419,8 @@ class _FlowRun:
         dispatch(self.listeners, event)
 
     def _cancel(self, node: _Node, message: str) -> None:
+        if node.run_id is None:  # never submitted: its Cancelled event still names a task run
+            node.run_id = f"{self.flow_run_id}-{next(self.ids)}"
         old, node.state = node.state, Cancelled(message)
         self._emit_local(node, old, node.state)
 
@@ -459,16 +461,20 @@ class _FlowRun:
         return new
 
     def _final_state(self) -> State:
+        """As Prefect 1: Running while a terminal task is unfinished; else the reference
+        tasks decide (a mapped task counts through its children)."""
         flow = self.flow
-        reference = flow.reference_tasks()
-        states = [self.nodes[t].state for t in reference]
-        if not all(isinstance(s, Finished) for s in states):
-            logger.info("Flow run %r is still RUNNING: some reference tasks have not finished.", flow.name)
-            return Running("Some reference tasks have not finished (paused or waiting).")
-        if all(isinstance(s, Success) and _children_ok(s) for s in states):
-            final: State = Success("All reference tasks succeeded.")
-        else:
-            final = Failed("Some reference tasks failed.")
+        terminal = _key_states(self.nodes[t].state for t in flow.terminal_tasks())
+        if not all(isinstance(s, Finished) for s in terminal):
+            logger.info("Flow run %r is still RUNNING: some terminal tasks have not finished (paused or waiting).", flow.name)
+            return Running("Some terminal tasks have not finished (paused or waiting).")
+        states = _key_states(self.nodes[t].state for t in flow.reference_tasks())
+        if any(isinstance(s, Failed) for s in states):
+            final: State = Failed("Some reference tasks failed.")
+        elif all(isinstance(s, Success) for s in states):
+            final = Success("All reference tasks succeeded.")
+        else:  # finished, neither succeeded nor failed (Cancelled, Looped)
+            final = Success("No reference tasks failed.")
         if flow.terminal_state_handler is not None:
             changed = flow.terminal_state_handler(flow, final, set(states))
             final = changed if changed is not None else final
@@ -498,8 +504,15 @@ class _FlowRun:
         return self._flow_transition(state, Cancelled("Flow run was interrupted; finished task results were kept."))
 
 
-def _children_ok(state: State) -> bool:
-    return type(state) is not Mapped or all(isinstance(s, Success) for s in state.map_states)
+def _key_states(states: Iterable[State]) -> list[State]:
+    """The states that decide a flow's state: a mapped task's children stand in for it."""
+    out: list[State] = []
+    for state in states:
+        if type(state) is Mapped:
+            out.extend(state.map_states)
+        else:
+            out.append(state)
+    return out
 
 
 def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | None = None, runner_cls: type | None = None, **kwargs: Any) -> State:
