@@ -86,11 +86,16 @@ def _as_timedelta(value: Any, what: str) -> _dt.timedelta | None:
     raise TypeError(f"{what} must be a datetime.timedelta or a number of seconds, got {value!r}.")
 
 
-def _infer_nout(fn: Callable) -> int | None:
+def _type_hints(fn: Callable) -> dict:
+    """Annotations of ``fn`` with strings (``from __future__ import annotations``) resolved."""
     try:
-        hint = typing.get_type_hints(fn).get("return")
+        return typing.get_type_hints(fn)
     except Exception:
-        return None
+        return {k: v for k, v in getattr(fn, "__annotations__", {}).items()}
+
+
+def _infer_nout(fn: Callable) -> int | None:
+    hint = _type_hints(fn).get("return")
     args = typing.get_args(hint)
     if typing.get_origin(hint) is tuple and args and args[-1] is not Ellipsis:
         return len(args)
@@ -135,11 +140,13 @@ class Task:
     """
 
     _sig: _Signature | None = None
+    _run_nout: int | None = None  # from run()'s ``-> tuple[...]`` annotation
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
         if "run" in cls.__dict__:
             cls._sig = _Signature(cls.run, cls.__name__)
+            cls._run_nout = _infer_nout(cls.run)
 
     def __init__(
         self,
@@ -166,6 +173,8 @@ class Task:
     ) -> None:
         self.name = name or type(self).__name__
         self.slug = slug
+        if isinstance(tags, str):
+            raise TypeError(f"Task {self.name!r}: tags must be a collection of strings such as [{tags!r}], not one string.")
         self.tags = set(tags or ()) | set(_context.current().get("tags", ()))
         self.max_retries = int(max_retries or 0)
         self.retry_delay = _as_timedelta(retry_delay, "retry_delay")
@@ -181,13 +190,15 @@ class Task:
         self.checkpoint = checkpoint
         self.result = result
         self.target = target
+        if state_handlers is not None and (callable(state_handlers) or not isinstance(state_handlers, Iterable)):
+            raise TypeError(f"Task {self.name!r}: state_handlers must be a list of callables, got {state_handlers!r}.")
         self.state_handlers = list(state_handlers or [])
         if on_failure is not None and not callable(on_failure):
             raise TypeError(f"Task {self.name!r}: on_failure must be a callable (task, state) -> None.")
         self.on_failure = on_failure
         self.log_stdout = log_stdout
         self.task_run_name = task_run_name
-        self.nout = nout
+        self.nout = nout if nout is not None else self._run_nout
         self._validate_hooks()
 
     def _validate_hooks(self) -> None:
@@ -215,24 +226,32 @@ class Task:
         return logging.getLogger(f"perfect_nb.Task: {self.name}")
 
     def inputs(self) -> dict[str, dict]:
-        """The run() arguments: name -> {"required": bool, "type": annotation}."""
+        """The run() arguments: name -> {"type": annotation, "default": value, "required": bool}."""
         out = {}
+        hints = _type_hints(self.run)
         for name, p in self.signature.signature.parameters.items():
             if name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
                 continue
-            out[name] = {"required": p.default is p.empty, "type": p.annotation if p.annotation is not p.empty else Any}
+            required = p.default is p.empty
+            out[name] = {
+                "type": hints.get(name, Any),
+                "default": None if required else p.default,
+                "required": required,
+            }
         return out
 
     def outputs(self) -> Any:
-        ret = self.signature.signature.return_annotation
-        return Any if ret is inspect.Signature.empty else ret
+        """The return annotation of run() (``Any`` when there is none)."""
+        return _type_hints(self.run).get("return", Any)
 
     # --- building flows --------------------------------------------------
     def copy(self, **task_args: Any) -> "Task":
-        """A new task with the same settings (``task_args`` override some)."""
+        """A new task with the same settings (``task_args`` override some);
+        inside a ``tags(...)`` block the copy gets those tags too."""
         new = _copy.copy(self)
         new.slug = None
-        new.tags = set(self.tags)
+        new._auto_slug = False
+        new.tags = self.tags | set(_context.current().get("tags", ()))
         new.state_handlers = list(self.state_handlers)
         for key, value in task_args.items():
             if not hasattr(new, key):
@@ -254,7 +273,7 @@ class Task:
         """Bind arguments to this task (not a copy) in the active flow or ``flow=``."""
         flow = _require_flow(flow, self, "bind")
         bound = self.signature.bind(self.name, args, kwargs)
-        missing = self.signature.missing(bound)
+        missing = self.signature.missing(set(bound) | flow._bound_keys(self))
         if missing:
             raise TypeError(f"Task {self.name!r} is missing a value for argument(s) {missing}: pass them when calling it.")
         keyword_tasks = {}
@@ -396,8 +415,10 @@ def _timeout_seconds(timeout: Any) -> float | None:
         return None
     if isinstance(timeout, _dt.timedelta):
         timeout = timeout.total_seconds()
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds or a timedelta, got {timeout!r}.")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds or a datetime.timedelta, got {timeout!r}.")
+    if timeout <= 0:
+        raise ValueError(f"timeout must be positive, got {timeout!r} seconds.")
     return float(timeout)
 
 
