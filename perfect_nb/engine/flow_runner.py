@@ -212,7 +212,7 @@ class _FlowRun:
             state = self._flow_transition(state, Running("Running flow."))
             if type(state) is not Running:  # a flow state handler failed or changed it
                 return state
-            logger.info("Beginning flow run %r", flow.name)
+            logger.debug("Beginning flow run %r", flow.name)
             with self.executor.start():
                 try:
                     self._loop()
@@ -478,7 +478,7 @@ class _FlowRun:
         if flow.terminal_state_handler is not None:
             changed = flow.terminal_state_handler(flow, final, set(states))
             final = changed if changed is not None else final
-        logger.info("Flow run %r: %s", flow.name, final.message)
+        logger.log(logging.DEBUG if isinstance(final, Success) else logging.INFO, "Flow run %r: %s", flow.name, final.message)
         return final
 
     def _interrupted(self, state: State) -> State:

@@ -1,8 +1,9 @@
 """Logging set-up: concise by default, configured by an environment variable.
 
 ``PERFECT_NB_LOGGING_LEVEL`` (default ``INFO``) sets the level of the
-``perfect_nb`` logger. At INFO a flow run logs two lines (start and end) and
-failing tasks log one line each; per-task lines appear at DEBUG.
+``perfect_nb`` logger. At INFO a successful flow run logs nothing; a failing
+task logs one line and a failed flow one more. Flow start and end and
+per-task lines appear at DEBUG.
 """
 
 from __future__ import annotations
