@@ -5,7 +5,7 @@
     PerfectError                 base of everything below
     ├── FlowValidationError      the graph is inconsistent (ValueError)
     │   └── CycleError           the graph has a cycle; names the tasks on it
-    ├── ParameterError           missing or unknown parameter values (ValueError)
+    ├── ParameterError           missing, unknown or invalid parameter values (ValueError)
     └── SerializationError       a result could not be pickled across processes
 
 Failures inside tasks are not raised: they become ``Failed`` states.
@@ -34,7 +34,8 @@ class CycleError(FlowValidationError):
 
 
 class ParameterError(PerfectError, ValueError):
-    """Raised before a run when required parameters are missing or unknown ones are given."""
+    """Raised before a run when required parameters are missing, unknown ones are
+    given, or a value is outside a Parameter's ``choices`` or ``bounds``."""
 
 
 class SerializationError(PerfectError):

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from perfect_nb.core import context as _context
 from perfect_nb.core.task import Task
+from perfect_nb.errors import ParameterError
 
 __all__ = ["DateTimeParameter", "Parameter"]
 
@@ -74,11 +75,18 @@ class Parameter(Task):
             self.validate(self.default)
 
     def validate(self, value: Any) -> Any:
-        """Check ``value`` against ``choices`` and ``bounds``; return it or raise ValueError."""
+        """Check ``value`` against ``choices`` and ``bounds``; return it or raise
+        :class:`~perfect_nb.errors.ParameterError` (a ValueError)."""
         if self.choices is not None and value not in self.choices:
-            raise ValueError(f"Parameter {self.name!r} must be one of {self.choices!r}, got {value!r}.")
-        if self.bounds is not None and value is not None and not self.bounds[0] <= value <= self.bounds[1]:
-            raise ValueError(f"Parameter {self.name!r} must be between {self.bounds[0]!r} and {self.bounds[1]!r}, got {value!r}.")
+            raise ParameterError(f"Parameter {self.name!r} must be one of {self.choices!r}, got {value!r}.")
+        if self.bounds is not None and value is not None:
+            low, high = self.bounds
+            try:
+                inside = low <= value <= high
+            except TypeError:  # a value of another kind than the bounds
+                inside = False
+            if not inside:
+                raise ParameterError(f"Parameter {self.name!r} must be between {low!r} and {high!r}, got {value!r}.")
         return value
 
     def run(self) -> Any:
@@ -120,7 +128,7 @@ class DateTimeParameter(Parameter):
             try:
                 return _dt.datetime.fromisoformat(value)
             except ValueError:
-                raise ValueError(f"Parameter {self.name!r} needs an ISO 8601 date-time like 2024-01-31T08:00, got {value!r}.") from None
+                raise ParameterError(f"Parameter {self.name!r} needs an ISO 8601 date-time like 2024-01-31T08:00, got {value!r}.") from None
         raise TypeError(f"Parameter {self.name!r} needs a datetime or an ISO 8601 string, got {value!r}.")
 
     def validate(self, value: Any) -> Any:
