@@ -17,7 +17,7 @@ from perfect_nb.engine.state import (
 )
 
 MANUAL_ONLY = 'Trigger function is "manual_only"'
-NOT_FINISHED = "Some reference tasks have not finished (paused or waiting)."
+NOT_FINISHED = "Some terminal tasks have not finished (paused or waiting)."
 
 
 @pytest.fixture
