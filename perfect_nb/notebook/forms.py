@@ -50,9 +50,7 @@ __all__ = ["ParameterForm", "widget_for"]
 
 _UNSET = object()
 _LITERAL_START = tuple("[({'\"")
-_STYLE = {"description_width": "initial"}
 _ERROR_HTML = '<span style="color:#b00020">&#9888; {}</span>'
-_HELP_HTML = '<small style="color:#666">{}</small>'
 
 
 def _kind(p: Parameter) -> str:
@@ -76,10 +74,6 @@ def _kind(p: Parameter) -> str:
     return "any"
 
 
-def _label(choice: Any) -> str:
-    return choice.name if isinstance(choice, enum.Enum) else str(choice)
-
-
 def widget_for(parameter: Parameter) -> widgets.Widget:
     """Return an empty ipywidget suited to ``parameter`` (its value is not set).
 
@@ -93,10 +87,11 @@ def widget_for(parameter: Parameter) -> widgets.Widget:
     'who *'
     """
     p, kind = parameter, _kind(parameter)
-    common = {"description": p.name + (" *" if p.required else ""), "tooltip": p.help, "style": _STYLE}
+    common = {"description": p.name + (" *" if p.required else ""), "tooltip": p.help, "style": {"description_width": "initial"}}
     if kind == "choice":
         options = p.choices if p.choices is not None else list(type(p.default))
-        return widgets.Dropdown(options=[(_label(c), c) for c in options], value=None, **common)
+        labels = [c.name if isinstance(c, enum.Enum) else str(c) for c in options]
+        return widgets.Dropdown(options=list(zip(labels, options)), value=None, **common)
     if kind == "datetime":
         default = p.parse(p.default) if isinstance(p, DateTimeParameter) else p.default
         aware = default is not None and default.tzinfo is not None
@@ -127,10 +122,9 @@ class _Field:
         self.message = widgets.HTML(value="")
         parts = [widgets.HBox([self.widget, self.message])]
         if parameter.help:
-            parts.append(widgets.HTML(value=_HELP_HTML.format(html.escape(parameter.help))))
+            parts.append(widgets.HTML(value=f'<small style="color:#666">{html.escape(parameter.help)}</small>'))
         self.row = widgets.VBox(parts)
-        self.pending: Any = _UNSET
-        self.writing = False
+        self.pending, self.writing = _UNSET, False
         if parameter.default is not None or self.kind not in ("int", "float"):
             self.write(parameter.default)  # a slider with no default starts at its low bound
 
@@ -145,7 +139,7 @@ class _Field:
         try:
             self.widget.value = self._to_widget(value)
             same = _same(self.read(), value)
-        except (traitlets.TraitError, ValueError, TypeError):
+        except (traitlets.TraitError, ValueError, TypeError, AttributeError):  # the widget refuses it
             same = False
         finally:
             self.writing = False
@@ -264,7 +258,10 @@ class ParameterForm(widgets.VBox):
 
     @property
     def values(self) -> dict[str, Any]:
-        """The fields' current values, converted (ValueError if a field cannot be read)."""
+        """Parameter name -> value, converted (ValueError if a field cannot be read).
+
+        Setting it with a dict updates those fields only; an unknown name raises KeyError.
+        """
         values, bad = {}, {}
         for name, field in self._fields.items():
             try:
@@ -287,7 +284,8 @@ class ParameterForm(widgets.VBox):
 
     def validate(self) -> dict[str, Any] | None:
         """Check every field, show or clear its message; return the values, or None if any is bad."""
-        values = {name: self._check(name) for name in self._fields}
+        with self.hold_trait_notifications():  # observers of `errors` hear once
+            values = {name: self._check(name) for name in self._fields}
         return None if self.errors else values
 
     def click_run(self) -> dict[str, Any] | None:
@@ -307,9 +305,7 @@ class ParameterForm(widgets.VBox):
                 value = field.parameter.validate(value)
         except (ValueError, TypeError) as exc:
             value, message = None, str(exc)
-        errors = {k: v for k, v in self.errors.items() if k != name}
-        if message is not None:
-            errors[name] = message
+        errors = {k: v for k, v in self.errors.items() if k != name} | ({name: message} if message else {})
         field.message.value = _ERROR_HTML.format(html.escape(message)) if message else ""
         self.set_trait("errors", dict(sorted(errors.items())))
         count = len(errors)
@@ -317,12 +313,10 @@ class ParameterForm(widgets.VBox):
         return value
 
     def _edited(self, name: str) -> None:
-        field = self._fields[name]
-        if field.writing:
-            return
-        field.pending = _UNSET  # the user chose a value the widget shows
-        if name in self.errors:
-            self._check(name)
+        if not self._fields[name].writing:
+            self._fields[name].pending = _UNSET  # the user chose a value the widget shows
+            if name in self.errors:
+                self._check(name)
 
     def __repr__(self) -> str:
         return f"<ParameterForm: {len(self._fields)} parameters: {', '.join(map(repr, self._fields))}>"
