@@ -373,11 +373,12 @@ def test_a_dead_dask_worker_is_retried_by_dask(cluster, tmp_path):
 
 def test_a_task_that_keeps_killing_dask_workers_fails_naming_the_worker():
     import dask
+    import distributed  # noqa: F401  (its config defaults must exist before dask.config.set)
 
     with Flow("always dies") as flow:
         dead = die()
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "threads_per_worker": 1, "dashboard_address": None})
+        executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "threads_per_worker": 1, "dashboard_address": ":0"})
         state = flow.run(executor=executor)
     message = state.result[dead].message
     assert state.result[dead].is_failed() and "died" in message and "tcp://" in message
@@ -392,7 +393,11 @@ def gpu_free():
 
 
 def test_dask_executor_starts_and_closes_its_own_cluster_and_maps_resources():
-    executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "threads_per_worker": 2, "resources": {"GPU": 1}, "dashboard_address": None})
+    executor = DaskExecutor(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={"n_workers": 1, "threads_per_worker": 2, "resources": {"GPU": 1}, "dashboard_address": ":0"},
+        adapt_kwargs={"minimum": 1, "maximum": 1},
+    )
     with Flow("own cluster") as flow:
         free = gpu_free()
     state = flow.run(executor=executor)
@@ -405,7 +410,7 @@ def test_an_interrupt_cancels_pending_work_and_keeps_finished_results(kind):
     executors = {
         "threads": lambda: LocalDaskExecutor("threads", 2),
         "processes": lambda: LocalDaskExecutor("processes", 2),
-        "dask-own": lambda: DaskExecutor(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "dashboard_address": None}),
+        "dask-own": lambda: DaskExecutor(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "dashboard_address": ":0"}),
     }
     executor = executors[kind]()
     with Flow("interrupted") as flow:
