@@ -15,7 +15,6 @@ The cell body runs in the notebook's namespace inside ``with Flow("etl")``;
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -26,43 +25,29 @@ from IPython.display import display
 from perfect_nb.core.flow import Flow
 from perfect_nb.errors import ParameterError
 from perfect_nb.notebook.view import FlowView, views
+from perfect_nb.utilities import options
 
 __all__ = ["PerfectMagics", "load_ipython_extension", "make_executor", "parse_params"]
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
-    """``["n=5", "name=abc"]`` -> ``{"n": 5, "name": "abc"}`` (values as Python literals when they parse).
+    """``["n=5", "name=abc"]`` -> ``{"n": 5, "name": "abc"}``; a bad pair is a ``UsageError``.
 
     >>> parse_params(["n=5", "tags=['a']", "who=world"])
     {'n': 5, 'tags': ['a'], 'who': 'world'}
     """
-    values: dict[str, Any] = {}
-    for pair in pairs or ():
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise UsageError(f"--param takes KEY=VALUE, got {pair!r}.")
-        try:
-            values[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            values[key] = raw
-    return values
+    try:
+        return options.parse_params(pairs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def make_executor(spec: str | None) -> Any:
-    """An executor from ``--executor``: local, threads, processes, dask, or a scheduler address."""
-    if spec in (None, "local"):
-        from perfect_nb.executors import LocalExecutor
-
-        return LocalExecutor()
-    if spec in ("threads", "processes"):
-        from perfect_nb.executors import LocalDaskExecutor
-
-        return LocalDaskExecutor(scheduler=spec)
-    if spec == "dask" or "://" in spec:
-        from perfect_nb.executors import DaskExecutor
-
-        return DaskExecutor(address=None if spec == "dask" else spec)
-    raise UsageError(f"--executor must be local, threads, processes, dask or a scheduler address like tcp://host:8786, got {spec!r}.")
+    """An executor from ``--executor`` (see :func:`perfect_nb.utilities.options.make_executor`); a bad one is a ``UsageError``."""
+    try:
+        return options.make_executor(spec)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 @magics_class
