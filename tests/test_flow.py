@@ -158,6 +158,14 @@ def test_set_dependencies_with_tasks_and_constants():
     assert results(flow)[main] == 101
 
 
+def test_set_dependencies_constant_for_an_argument_fed_by_an_edge():
+    flow = Flow("f")
+    down = add.copy()
+    flow.add_edge(ident.copy(), down, key="x")
+    with pytest.raises(ValueError, match="already has a value from an upstream task"):
+        flow.set_dependencies(down, keyword_tasks={"x": 1})
+
+
 def test_set_dependencies_with_a_collection_of_tasks():
     flow = Flow("f")
     a, b, out = ident.copy(), ident.copy(), ident.copy()
@@ -309,6 +317,30 @@ def test_copy_is_independent():
     assert results(flow)[a] == 2
     assert results(copy)[b] == 7
     assert copy.name == flow.name
+
+
+def test_a_flow_survives_cloudpickle_and_runs_the_same():
+    cloudpickle = pytest.importorskip("cloudpickle")
+
+    class Times(Task):
+        def run(self, x, factor=3):
+            return x * factor
+
+    with Flow("pickled") as flow:
+        p = Parameter("p", default=2)
+        doubled = Times()(add(p), factor=2)
+        each = add.map([1, 2], y=unmapped(doubled))
+    flow.set_reference_tasks([doubled])
+    copy = cloudpickle.loads(cloudpickle.dumps(flow))
+    by_slug = {t.slug: t for t in copy.tasks}
+    assert set(by_slug) == {t.slug for t in flow.tasks}
+    assert {(e.upstream_task.slug, e.downstream_task.slug, e.key, e.mapped) for e in copy.edges} == {
+        (e.upstream_task.slug, e.downstream_task.slug, e.key, e.mapped) for e in flow.edges
+    }
+    assert {t.slug for t in copy.reference_tasks()} == {doubled.slug}
+    assert copy.constants[by_slug[doubled.slug]] == {"factor": 2}
+    values = results(copy, p=4)
+    assert (values[by_slug[doubled.slug]], values[by_slug[each.slug]]) == (10, [11, 12])
 
 
 # --- reading the graph -------------------------------------------------------------------

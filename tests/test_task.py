@@ -262,11 +262,14 @@ def test_bind_counts_arguments_already_fed_by_edges():
 
 
 def test_an_argument_takes_one_value():
-    with Flow("f"):
+    with Flow("f") as flow:
         a = ident(1)
         t = add(a)
         with pytest.raises(ValueError, match="already has a value"):
             t.bind(x=ident(2))
+        with pytest.raises(ValueError, match="'x' of task 'add' already has a value from an upstream task"):
+            t.bind(x=5)
+    assert "x" not in flow.constants[t]
 
 
 def test_copy_is_independent():
@@ -587,6 +590,17 @@ def test_map_binds_mapped_edges_and_unmapped_constants():
     assert flow.constants[out] == {"y": 10}
     assert isinstance(next(iter(flow.upstream_tasks(out))), Constant)
     assert results(flow)[out] == [11, 12, 13]
+
+
+def test_flatten_marks_the_edge():
+    from perfect_nb import flatten
+
+    with Flow("f") as flow:
+        nested = ident([[1, 2], [3]])
+        out = add.map(flatten(nested))
+    (edge,) = flow.edges_to(out)
+    assert (edge.upstream_task, edge.key, edge.mapped, edge.flattened) == (nested, "x", True, True)
+    assert results(flow)[out] == [2, 3, 4]
 
 
 # --- tags --------------------------------------------------------------------------------

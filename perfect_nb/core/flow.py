@@ -208,7 +208,7 @@ class Flow:
             elif _has_task(value):
                 self.add_edge(as_task(value, flow=self), task, key=key)
             else:
-                self.constants[task][key] = value
+                self._set_constant(task, key, value)
         if validate:
             self.validate()
 
@@ -292,6 +292,12 @@ class Flow:
         new.state_handlers = list(self.state_handlers)
         new.last_run = None
         return new
+
+    def _set_constant(self, task: Task, key: str, value: Any) -> None:
+        """Pass ``value`` as argument ``key`` of ``task`` (an argument an edge feeds cannot take one)."""
+        if key in self._keys.get(task, ()):
+            raise ValueError(f"Argument {key!r} of task {task.name!r} already has a value from an upstream task; each argument takes one.")
+        self.constants[task][key] = value
 
     def _bound_keys(self, task: Task) -> set[str]:
         """Arguments of ``task`` that already have a value here: an edge or a constant."""

@@ -284,7 +284,7 @@ class Task:
             if isinstance(value, Task):
                 keyword_tasks[key] = (value, is_mapped, flags.get("flattened", False))
             else:
-                flow.constants[self][key] = value
+                flow._set_constant(self, key, value)
         flow.add_task(self)
         for key, (up, is_mapped, flattened) in keyword_tasks.items():
             flow.add_edge(up, self, key=key, mapped=is_mapped, flattened=flattened)
