@@ -209,13 +209,48 @@ def test_loop_signal_reruns_with_loop_count_and_result_in_context():
     assert type(state) is Success and state.result == 20
     assert seen == [(1, None), (2, 10), (3, 20)]
     assert [(old, new) for old, new, _ in rec.sequence] == [
-        ("Pending", "Running"), ("Running", "Looped"),
-        ("Looped", "Running"), ("Running", "Looped"),
-        ("Looped", "Running"), ("Running", "Success"),
+        ("Pending", "Running"), ("Running", "Looped"), ("Looped", "Pending"),
+        ("Pending", "Running"), ("Running", "Looped"), ("Looped", "Pending"),
+        ("Pending", "Running"), ("Running", "Success"),
     ]
+    pending = [message for _, new, message in rec.sequence[1:] if new == "Pending"]
+    assert pending == ["Looping task (on loop index 1)", "Looping task (on loop index 2)"]
     looped = [s for s in rec.emitted_states if type(s) is Looped]
     assert [s.loop_count for s in looped] == [1, 2] and [s.result for s in looped] == [10, 20]
     assert [s.message for s in looped] == ["Task is looping (1)", "Task is looping (2)"]
+
+
+def test_a_looping_task_that_retries_resumes_at_the_failed_iteration():
+    seen = []
+
+    @task(max_retries=1, retry_delay=0)
+    def flaky_loop():
+        n, previous = context.task_loop_count, context.get("task_loop_result")
+        seen.append((context.task_run_count, n, previous))
+        if n == 2 and context.task_run_count == 1:
+            raise ConnectionError("lost it")
+        if n < 3:
+            raise signals.LOOP(result=(previous or 0) + n)
+        return previous
+
+    state, _ = run(flaky_loop)
+    assert type(state) is Retrying
+    state, _ = run(flaky_loop, state=state)
+    assert type(state) is Success and state.result == 3
+    assert seen == [(1, 1, None), (1, 2, 1), (2, 2, 1), (2, 3, 3)]
+
+
+def test_resume_sets_resume_in_context():
+    @task
+    def needs_approval():
+        if not context.get("resume"):
+            raise signals.PAUSE("approve me")
+        return "approved"
+
+    paused, _ = run(needs_approval)
+    assert type(paused) is Paused
+    resumed, _ = run(needs_approval, state=Resume())
+    assert type(resumed) is Success and resumed.result == "approved"
 
 
 # --- upstream states and triggers ----------------------------------------------

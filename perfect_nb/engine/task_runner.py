@@ -117,7 +117,7 @@ class TaskRunner:
     def _context(self, base: dict, state: State, map_index: int | None, task_run_id: str | None) -> dict:
         task = self.task
         name = task.name if map_index is None else f"{task.name}[{map_index}]"
-        return {
+        ctx = {
             **base,
             "task_name": task.name,
             "task_full_name": name,
@@ -125,9 +125,19 @@ class TaskRunner:
             "task_tags": task.tags,
             "task_run_id": task_run_id,
             "map_index": map_index,
-            "task_run_count": state.run_count + 1 if type(state) is Retrying and state.run_count else 1,
+            "task_run_count": 1,
             "task_loop_count": 1,
         }
+        if type(state) is not Pending:  # the plain case pays one check
+            kind = type(state)
+            if kind is Retrying:
+                ctx["task_run_count"] = state.run_count + 1 if state.run_count else 1
+                if "_loop_count" in state.context:  # a looping task resumes at the iteration that failed
+                    ctx["task_loop_count"] = state.context["_loop_count"]
+                    ctx["task_loop_result"] = state.context["_loop_result"]
+            elif kind is Resume:
+                ctx["resume"] = True
+        return ctx
 
     def _pipeline(self, state: State, upstream_states: dict, inputs: dict | None, ctx: dict, emit: Emit | None) -> State:
         if upstream_states:
@@ -219,6 +229,7 @@ class TaskRunner:
                 return state
             ctx["task_loop_count"] += 1
             ctx["task_loop_result"] = state.result
+            state = self._transition(state, Pending(f"Looping task (on loop index {state.loop_count})"), emit)
 
     def _run_name(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> str:
         """The task run name: a template formatted with context, parameters and inputs, or a callable of them."""
@@ -264,6 +275,7 @@ class TaskRunner:
             state.run_count = run_count
             state.start_time = state.start_time or _dt.datetime.now(_dt.timezone.utc) + delay
             state.cached_inputs = inputs
+            _keep_loop(state, ctx)
             return state
         if not isinstance(state, Failed) or run_count > task.max_retries:
             return state
@@ -276,6 +288,7 @@ class TaskRunner:
             run_count=run_count,
             cached_inputs=inputs,
         )
+        _keep_loop(retry, ctx)
         return self._transition(state, retry, emit)
 
     def check_mapped_parent(self, state: State, upstream_states: dict, emit: Emit | None) -> State | None:
@@ -326,6 +339,13 @@ class TaskRunner:
         if new.timestamp is None:  # a handler returned a state of its own
             new.timestamp = time.time()
         return new
+
+
+def _keep_loop(retry: Retrying, ctx: dict) -> None:
+    """Keep a looping task's iteration and last loop result in its Retrying state."""
+    if "task_loop_result" in ctx:
+        retry.context["_loop_count"] = ctx["task_loop_count"]
+        retry.context["_loop_result"] = ctx["task_loop_result"]
 
 
 def _flatten(value: Any, edge: Any) -> list:
