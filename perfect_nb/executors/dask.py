@@ -19,6 +19,7 @@ when a ``DaskExecutor`` starts.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import concurrent.futures
 import contextlib
@@ -27,6 +28,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 import uuid
 from typing import Any, Callable, Iterator
 
@@ -191,12 +193,12 @@ class _Relay:
 
     A call's result is handed to the flow runner only after all the events the
     call sent have arrived, so listeners see Success before anything downstream.
+    Both methods run on the client's event loop.
     """
 
     def __init__(self, emit: Callable[[tuple], None], topic: str) -> None:
         self.emit, self.topic, self.token = emit, topic, uuid.uuid4().hex
         self.seen: collections.Counter = collections.Counter()
-        self.cond = threading.Condition()
 
     def handle(self, event: tuple) -> None:
         token, call_id, blob = event[1]
@@ -206,14 +208,13 @@ class _Relay:
             self.emit(cloudpickle.loads(blob))
         except Exception:
             logger.exception("Could not deliver a state event from a Dask worker.")
-        with self.cond:
-            self.seen[call_id] += 1
-            self.cond.notify_all()
+        self.seen[call_id] += 1
 
-    def wait(self, call_id: int, count: int, timeout: float = 5.0) -> None:
-        with self.cond:
-            self.cond.wait_for(lambda: self.seen[call_id] >= count, timeout)
-            self.seen.pop(call_id, None)
+    async def arrived(self, call_id: int, count: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.seen[call_id] < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+        self.seen.pop(call_id, None)
 
 
 def _import(path: str) -> Any:
@@ -333,8 +334,10 @@ class DaskExecutor(Executor):
                     self.cancel_pending()
 
     def _inflight_cap(self) -> int:
+        # each run costs a few network round trips: keep more in flight than on a
+        # local pool, still few enough that chained maps go depth-first
         threads = sum(self.client.nthreads().values())
-        cap = max(2 * threads, 4)
+        cap = max(4 * threads, 16)
         if self.adapt_kwargs is not None:
             # an adaptive cluster only grows when the scheduler sees queued work
             cap = max(cap, 2 * int(self.adapt_kwargs.get("maximum", 0) or 0), 64)
@@ -378,24 +381,25 @@ class DaskExecutor(Executor):
         )
         with self._lock:
             self._futures.add(future)
-        future.add_done_callback(lambda f: callback(self._outcome(f, call_id)))
+        self.client.loop.add_callback(self._watch, self.client, future, call_id, callback)
 
-    def _outcome(self, future: Any, call_id: int) -> Any:
-        """The flow runner's view of a finished Dask future (runs in Dask's callback thread)."""
+    async def _watch(self, client: Any, future: Any, call_id: int, callback: Callable[[Any], None]) -> None:
+        """Wait for ``future`` on the client's event loop (results are fetched concurrently)."""
         from distributed import KilledWorker
 
-        with self._lock:
-            self._futures.discard(future)
         relay = self._relay
         try:
-            blob, count = future.result()
+            blob, count = await client.gather(future, asynchronous=True)
             if count and relay is not None:
-                relay.wait(call_id, count)
-            return _Done(cloudpickle.loads(blob))
+                await relay.arrived(call_id, count)
+            done: Any = _Done(cloudpickle.loads(blob))
         except KilledWorker as exc:
-            return Raised(WorkerLostError(f"The Dask worker running this task died: {exc}"))
-        except BaseException as exc:
-            return Raised(exc)
+            done = Raised(WorkerLostError(f"The Dask worker running this task died: {exc}"))
+        except BaseException as exc:  # the flow runner turns it into a Failed state
+            done = Raised(exc)
+        with self._lock:
+            self._futures.discard(future)
+        callback(done)
 
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
         """Run ``fn`` on the cluster; the returned Future resolves to its result."""
