@@ -80,6 +80,17 @@ def test_failure_is_red_and_summarised_with_a_traceback():
     assert "<details" in view.summary.value and "Traceback" in view.summary.value
 
 
+def test_states_keep_dependency_order_and_a_trigger_failure_has_no_traceback():
+    with Flow("stops") as flow:
+        slow_add(explode(slow_one()))
+    view = FlowView(flow, use_cache=False)
+    view.run()
+    assert list(view.states) == ["slow_one", "explode", "slow_add"]  # printed the same in every kernel
+    summary = view.summary.value
+    assert summary.index("<b>explode</b>") < summary.index("<b>slow_add</b>")  # the cause first
+    assert summary.count("Traceback") == 1  # explode's own; slow_add never ran
+
+
 def test_mapped_task_shows_progress_and_stripes():
     @task
     def maybe_fail(x):

@@ -27,7 +27,7 @@ import traitlets
 from perfect_nb.cache.runs import describe
 from perfect_nb.core.flow import Flow
 from perfect_nb.engine.events import StateChange
-from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State
+from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State, TriggerFailed
 from perfect_nb.notebook.throttle import Throttle
 from perfect_nb.viz.live import LiveSvg
 
@@ -137,7 +137,7 @@ class FlowView(widgets.VBox):
 
     def _reset_run_state(self) -> None:
         self._task_states: dict[str, State] = {}
-        self._names = {t.slug: "Pending" for t in self.flow.tasks}
+        self._names = {t.slug: "Pending" for t in self.flow.sorted_tasks()}  # dependency order, the same every run
         self._progress: dict[str, collections.Counter] = {}
         self._started: dict[str, float] = {}
         self._ended: dict[str, float] = {}
@@ -282,8 +282,8 @@ def _summary_html(state: State, seconds: float, flow: Flow) -> str:
     if state.message:
         out.append(f"<div>{html.escape(state.message)}</div>")
     out.append(_reasons_html(task_states))
-    for task, task_state in sorted(task_states.items(), key=lambda kv: kv[0].slug):
-        for label, failed in _failures(task, task_state):
+    for task in [t for t in flow.sorted_tasks() if t in task_states]:  # the cause before what it stopped
+        for label, failed in _failures(task, task_states[task]):
             out.append(_failure_html(label, failed))
     out.append("</div>")
     return "".join(out)
@@ -316,7 +316,7 @@ def _failures(task: Any, state: State):
 def _failure_html(label: str, state: State) -> str:
     exc = state.result if isinstance(state.result, BaseException) else None
     head = f"<b>{html.escape(label)}</b> {html.escape(state.type)}: {html.escape(state.message or '')}"
-    if exc is None or exc.__traceback__ is None:
+    if exc is None or exc.__traceback__ is None or isinstance(state, TriggerFailed):  # a trigger's traceback is the engine's, not the user's
         return f"<div class='pnb-failure'>{head}</div>"
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return f"<details class='pnb-failure'><summary>{head}</summary><pre>{html.escape(tb)}</pre></details>"
