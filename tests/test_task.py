@@ -155,7 +155,7 @@ def test_option_is_stored(kwargs, attribute, value):
 
 DEFAULTS = {
     "slug": None, "tags": set(), "max_retries": 0, "retry_delay": None, "retry_on": None,
-    "timeout": None, "trigger": None, "skip_on_upstream_skip": True, "cache_for": None,
+    "timeout": None, "skip_on_upstream_skip": True, "cache_for": None,
     "state_handlers": [], "on_failure": None, "log_stdout": False, "task_run_name": None,
     "nout": None, "target": None, "checkpoint": None,
 }
