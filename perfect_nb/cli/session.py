@@ -1,0 +1,97 @@
+"""The flow runs of one ``perfect`` command: shared options, progress output and the exit status."""
+
+from __future__ import annotations
+
+import collections
+import sys
+import time
+from typing import Any, TextIO
+
+from perfect_nb.cli.progress import Progress, format_counts, summary_line
+from perfect_nb.core.flow import Flow
+from perfect_nb.engine.state import State
+from perfect_nb.errors import FlowValidationError, ParameterError
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "CommandError", "Session"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A usage mistake: its message goes to stderr in one line, and the exit status is 2."""
+
+
+class Session:
+    """Runs flows with the command's ``--param`` values, ``--executor`` and ``--quiet``.
+
+    >>> import io
+    >>> from perfect_nb import Flow, Parameter, task
+    >>> with Flow("double") as flow:
+    ...     _ = task(lambda n: 2 * n, name="twice")(Parameter("n", default=1))
+    >>> session = Session({"n": 21}, quiet=True, out=io.StringIO())
+    >>> session.run(flow, session.params_for(flow)).is_successful(), session.finish()
+    (True, 0)
+    >>> session.check_params(Flow("other"))
+    Traceback (most recent call last):
+    ...
+    perfect_nb.cli.session.CommandError: flow 'other' has no parameter 'n'; its parameters: none.
+    """
+
+    def __init__(self, params: dict, executor: Any = None, quiet: bool = False, out: TextIO | None = None) -> None:
+        self.params = params
+        self.executor = executor
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.used: set[str] = set()
+        self.states: list[tuple[str, State]] = []
+        self.errors: list[str] = []
+
+    def check_params(self, flow: Flow) -> None:
+        """Raise CommandError when a ``--param`` names no parameter of ``flow``."""
+        names = {p.name for p in flow.parameters()}
+        unknown = sorted(set(self.params) - names)
+        if unknown:
+            raise CommandError(f"flow {flow.name!r} has no parameter {_quoted(unknown)}; its parameters: {_quoted(sorted(names)) or 'none'}.")
+
+    def params_for(self, flow: Flow) -> dict:
+        """The ``--param`` values that ``flow`` declares."""
+        names = {p.name for p in flow.parameters()}
+        return {k: v for k, v in self.params.items() if k in names}
+
+    def unused_params(self) -> list[str]:
+        """``--param`` keys that no flow run so far has used."""
+        return sorted(set(self.params) - self.used)
+
+    def run(self, flow: Flow, params: dict, executor: Any = None, cache: Any = None) -> State:
+        """Run ``flow`` once (``--executor`` wins over ``executor``), printing progress and a summary line."""
+        progress = Progress(flow, self.out)
+        started = time.perf_counter()
+        try:
+            state = flow.run(
+                parameters=params, executor=self.executor or executor, run_on_schedule=False,
+                listeners=[] if self.quiet else [progress], cache=cache,
+            )
+        except (ParameterError, FlowValidationError) as exc:
+            raise CommandError(str(exc)) from None
+        self.used.update(k for k in params if k in self.params)
+        print(summary_line(flow, state, time.perf_counter() - started, progress.width), file=self.out, flush=True)
+        self.states.append((flow.name, state))
+        return state
+
+    def fail(self, message: str) -> None:
+        """Record an error that stops the run (a notebook cell raised) and print it on stderr."""
+        self.errors.append(message)
+        print(f"perfect run: {message}", file=sys.stderr, flush=True)
+
+    def finish(self) -> int:
+        """Print an overall line when several flows ran; return the exit status."""
+        if len(self.states) > 1:
+            counts = collections.Counter(state.type for _, state in self.states)
+            print(f"{len(self.states)} flow runs: {format_counts(counts)}", file=self.out, flush=True)
+        if self.errors or any(not state.is_successful() for _, state in self.states):
+            return EXIT_FAILED
+        return EXIT_OK
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names)
