@@ -90,8 +90,11 @@ def test_bad_arguments_raise_usage_error(ip, run_cell, line, message):
 
 def test_missing_required_parameter_is_a_usage_error(ip, run_cell):
     run_cell(TASKS)
-    with pytest.raises(UsageError, match="required parameter"):
+    with pytest.raises(UsageError, match="required parameter") as info:
         ip.run_cell_magic("perfect_flow", "etl", "n = Parameter('n')\ntotal = double(n)\n")
+    assert "--param" in str(info.value)
+    assert views["etl"].form.errors == {"n": "Required: enter a value."}  # shown next to the field
+    assert ip.user_ns["etl"].last_run is None
 
 
 def test_cycle_in_cell_is_reported(ip, run_cell):

@@ -91,7 +91,9 @@ class PerfectMagics(Magics):
             try:
                 view.run(force=flow.tasks if args.no_cache else (), **params)
             except ParameterError as exc:
-                raise UsageError(str(exc)) from None
+                if view.form is not None:
+                    view.form.validate()  # the form marks the fields to fix
+                raise UsageError(f"{exc} In this cell: --param KEY=VALUE, or fix the form and press Run.") from None
 
     @magic_arguments()
     @argument("name", help="The flow (a %%perfect_flow NAME).")
