@@ -12,9 +12,6 @@ and then one result frame, so events always arrive before their result. One
 dispatcher thread waits on every pipe and process sentinel; a worker that dies
 fails only the call it was running (naming its pid and exit code) and is
 replaced.
-
-This module also holds the worker-side helpers shared with the distributed
-executor: ``dumps_call``/``call_pickled`` and ``dump_record``.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
-import copy
 import logging
 import multiprocessing
 import os
@@ -37,14 +33,13 @@ from typing import Any, Callable
 import cloudpickle
 
 from perfect_nb.errors import SerializationError
+from perfect_nb.executors._pickling import call_pickled, dump_record
 from perfect_nb.executors.local import _Done as Done
 
-__all__ = ["PipeSink", "ProcessPool", "Raised", "ThreadPool", "WorkerLostError", "call_pickled", "dump_record", "dumps_call"]
+__all__ = ["PipeSink", "ProcessPool", "Raised", "ThreadPool", "WorkerLostError"]
 
 logger = logging.getLogger("perfect_nb.executors")
 _EVENT, _OK, _ERR = b"E", b"O", b"X"
-_MAX_EVENT_BYTES = 64 * 1024  # larger event records travel without their result
-_FIX = "Return a picklable value, or run this flow with LocalDaskExecutor(scheduler='threads')."
 
 
 class WorkerLostError(RuntimeError):
@@ -122,52 +117,6 @@ def _settle(future: concurrent.futures.Future, done: Any) -> None:
         future.set_result(done.result())
     except BaseException as exc:
         future.set_exception(exc)
-
-
-# --- pickling helpers (both sides) -------------------------------------------
-def dumps_call(fn: Callable, args: tuple, kwargs: dict) -> bytes:
-    """Pickle a call for a worker; SerializationError names the task when that fails."""
-    try:
-        return cloudpickle.dumps((fn, args, kwargs))
-    except Exception as exc:
-        raise SerializationError(f"The inputs of {_what(fn)} could not be pickled to send them to a worker: {exc!r}. {_FIX}") from None
-
-
-def call_pickled(payload: bytes) -> bytes:
-    """Run a call pickled by ``dumps_call`` and return its pickled result."""
-    fn, args, kwargs = cloudpickle.loads(payload)
-    value = fn(*args, **kwargs)
-    try:
-        return cloudpickle.dumps(value)
-    except Exception as exc:
-        inner = getattr(value, "result", value)
-        raise SerializationError(
-            f"The result of {_what(fn)} ({type(inner).__name__}) could not be pickled to send it "
-            f"from the worker back to the flow runner: {exc!r}. {_FIX}"
-        ) from None
-
-
-def _what(fn: Callable) -> str:
-    task = getattr(getattr(fn, "__self__", None), "task", None)
-    return f"task {task.name!r}" if task is not None else repr(fn)
-
-
-def dump_record(record: tuple) -> bytes:
-    """Pickle an event record; a large or unpicklable state travels without its result."""
-    try:
-        blob = cloudpickle.dumps(record)
-        if len(blob) <= _MAX_EVENT_BYTES:
-            return blob
-    except Exception:
-        pass
-    slug, run_id, index, old, new, stamp = record
-    return cloudpickle.dumps((slug, run_id, index, _light(old), _light(new), stamp))
-
-
-def _light(state: Any) -> Any:
-    state = copy.copy(state)
-    state.result, state.cached_inputs, state.context = None, None, {}
-    return state
 
 
 # --- worker side -----------------------------------------------------------

@@ -35,9 +35,8 @@ from typing import Any, Callable, Iterator
 import cloudpickle
 
 from perfect_nb.errors import SerializationError
-from perfect_nb.executors._pool import (
-    PipeSink, ProcessPool, Raised, ThreadPool, WorkerLostError, call_pickled, dump_record, dumps_call,
-)
+from perfect_nb.executors._pickling import CallPickler, call_pickled, dump_record
+from perfect_nb.executors._pool import PipeSink, ProcessPool, Raised, ThreadPool, WorkerLostError
 from perfect_nb.executors.base import Executor
 from perfect_nb.executors.local import _Done
 
@@ -90,6 +89,7 @@ class LocalDaskExecutor(Executor):
         self._pool: Any = None
         self._emit: Callable | None = None
         self._interrupted = False
+        self._pickler = CallPickler()
 
     def __repr__(self) -> str:
         return f"<LocalDaskExecutor scheduler={self.scheduler!r} num_workers={self.num_workers}>"
@@ -114,6 +114,7 @@ class LocalDaskExecutor(Executor):
                 raise
             finally:
                 pool, self._pool, self._emit = self._pool, None, None
+                self._pickler.clear()
                 if pool is not None:
                     pool.close(self._interrupted)
 
@@ -125,7 +126,7 @@ class LocalDaskExecutor(Executor):
         if self.scheduler == "threads":
             return self._pool.submit(fn, args, kwargs)
         try:
-            payload = dumps_call(fn, args, kwargs)
+            payload = self._pickler.dumps(fn, args, kwargs)
         except SerializationError as exc:
             return Raised(exc)
         return self._pool.submit(payload)
@@ -287,6 +288,7 @@ class DaskExecutor(Executor):
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._interrupted = False
+        self._pickler = CallPickler()
 
     def __repr__(self) -> str:
         where = self.address or getattr(self.cluster_class, "__name__", self.cluster_class) or "LocalCluster"
@@ -330,6 +332,7 @@ class DaskExecutor(Executor):
                 self._interrupted = True
                 raise
             finally:
+                self._pickler.clear()
                 if self._interrupted:
                     self.cancel_pending()
 
@@ -369,7 +372,7 @@ class DaskExecutor(Executor):
         if self.client is None:
             raise RuntimeError("DaskExecutor.submit() needs a client: call it inside `with executor.start():`.")
         try:
-            payload = dumps_call(fn, args, kwargs)
+            payload = self._pickler.dumps(fn, args, kwargs)
         except SerializationError as exc:
             return callback(Raised(exc))
         call_id = next(self._ids)
