@@ -345,6 +345,24 @@ def test_a_state_handler_replacing_mapped_ends_the_task_without_children():
     assert type(state.result[down]) is TriggerFailed
 
 
+def test_a_state_handler_raising_on_mapped_fails_the_task_without_children():
+    ran = []
+
+    def explode(t, old, new):
+        if type(new) is Mapped:
+            raise RuntimeError("handler bug")
+
+    @task(state_handlers=[explode])
+    def child(x):
+        ran.append(x)
+
+    with Flow("handler raises on mapped") as flow:
+        m = child.map([1, 2])
+    state = flow.run()
+    assert type(state.result[m]) is Failed and ran == []
+    assert state.result[m].message == "Exception raised while calling state handlers: RuntimeError('handler bug')"
+
+
 def test_an_interrupt_inside_a_child_keeps_finished_children():
     @task
     def child(x):

@@ -569,6 +569,36 @@ def test_a_handler_raising_on_success_turns_it_into_failed():
     assert state.message == "Exception raised while calling state handlers: RuntimeError('late')"
 
 
+def test_a_handler_failure_ends_the_run_without_retrying():
+    def explode(task_, old, new):
+        if type(new) is Success:
+            raise RuntimeError("late")
+
+    @task(max_retries=2, retry_delay=0, state_handlers=[explode])
+    def body():
+        return 1
+
+    state, rec = run(body)
+    assert type(state) is Failed
+    assert rec.emitted[-1] == ("Running", "Failed", "Exception raised while calling state handlers: RuntimeError('late')")
+
+
+def test_a_handler_raising_a_signal_chooses_that_state():
+    calls = []
+
+    def skip_it(task_, old, new):
+        if type(new) is Running:
+            raise signals.SKIP("skipped by a handler")
+
+    @task(state_handlers=[skip_it])
+    def body():
+        calls.append(1)
+
+    state, rec = run(body)
+    assert type(state) is Skipped and state.message == "skipped by a handler"
+    assert calls == [] and rec.emitted == [("Pending", "Skipped", "skipped by a handler")]
+
+
 def test_on_failure_is_called_once_with_the_failed_state():
     calls = []
 

@@ -36,6 +36,7 @@ from perfect_nb.engine.state import (
     Cancelled, Failed, Finished, Mapped, Pending, Retrying, Running, Scheduled, State, Success,
 )
 from perfect_nb.engine.persistence import check_targets
+from perfect_nb.engine.signals import ENDRUN
 from perfect_nb.engine.task_runner import TaskRunner
 from perfect_nb.errors import ParameterError
 
@@ -357,7 +358,10 @@ class _FlowRun:
         n = min(len(v) for v in items.values()) if items else 0
         previous = parent.state.map_states if type(parent.state) is Mapped else []
         mapped_state = Mapped("Ready to proceed with mapping.", map_states=[None] * n)
-        parent.state = runner._transition(parent.state, mapped_state, emit)
+        try:
+            parent.state = runner._transition(parent.state, mapped_state, emit)
+        except ENDRUN as end:  # a state handler raised
+            parent.state = end.state
         if parent.state is not mapped_state:  # a state handler replaced it: no children
             self._complete(parent)
             return

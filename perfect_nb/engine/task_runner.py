@@ -105,9 +105,11 @@ class TaskRunner:
             state = self._pipeline(state, upstream_states, inputs, ctx, emit)
         except ENDRUN as end:
             state = end.state
+        except signals.PrefectStateSignal as sig:  # raised around the task (a hook): its state
+            state = self._final_transition(state, sig.state, emit)
         except Exception as exc:  # an error around the task (its inputs, a hook), not inside it
             self.logger.error("Task %r: unexpected error while running task: %s", ctx["task_full_name"], _describe(exc), exc_info=True)
-            state = self._transition(state, Failed(f"Unexpected error while running task: {exc!r}", result=exc), emit)
+            state = self._final_transition(state, Failed(f"Unexpected error while running task: {exc!r}", result=exc), emit)
         finally:
             _context.reset_run_context(token)
         if debug:
@@ -310,15 +312,30 @@ class TaskRunner:
 
     # --- transitions --------------------------------------------------------
     def _transition(self, old: State, new: State, emit: Emit | None) -> State:
+        """Move to ``new`` through the state handlers and emit one event.
+
+        Raises ENDRUN(Failed) when a handler raises, as Prefect 1 does.
+        """
         new.timestamp = time.time()
         if self.handlers or self.task.on_failure is not None:
-            new = self._call_handlers(old, new)
+            new = self._call_handlers(old, new, emit)
         if emit is not None:
             emit(old, new)
         return new
 
-    def _call_handlers(self, old: State, new: State) -> State:
-        """The task's handlers get the task, then on_failure, then the runner's handlers get the runner."""
+    def _final_transition(self, old: State, new: State, emit: Emit | None) -> State:
+        """A transition that ends the run whatever the handlers do."""
+        try:
+            return self._transition(old, new, emit)
+        except ENDRUN as end:
+            return end.state
+
+    def _call_handlers(self, old: State, new: State, emit: Emit | None) -> State:
+        """The task's handlers get the task, then on_failure, then the runner's handlers get the runner.
+
+        A handler raising a signal chooses the signal's state; one raising an
+        error ends the run Failed.
+        """
         task = self.task
         try:
             for handler in self.task_handlers:
@@ -333,9 +350,15 @@ class TaskRunner:
                     new = changed
         except ENDRUN:
             raise
+        except signals.PrefectStateSignal as sig:
+            new = sig.state
         except Exception as exc:
             self.logger.error("Task %r: a state handler raised %s", self.task.name, _describe(exc), exc_info=True)
-            new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
+            failed = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
+            failed.timestamp = time.time()
+            if emit is not None:
+                emit(old, failed)
+            raise ENDRUN(failed) from None
         if new.timestamp is None:  # a handler returned a state of its own
             new.timestamp = time.time()
         return new
