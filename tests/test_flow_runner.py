@@ -17,7 +17,7 @@ from perfect_nb import Flow, FlowRunner, Parameter, context, flatten, task, trig
 from perfect_nb.engine import signals
 from perfect_nb.engine.events import StateChange
 from perfect_nb.engine.state import (
-    Cancelled, Failed, Paused, Pending, Resume, Retrying, Running, Scheduled, Skipped, Success,
+    Cancelled, Failed, Paused, Pending, Resume, Retrying, Running, Skipped, Success,
     TriggerFailed,
 )
 

@@ -30,7 +30,6 @@ from typing import Any, Callable, Iterable
 
 from perfect_nb.core import context as _context
 from perfect_nb.core.edge import Edge
-from perfect_nb.core.parameter import Parameter
 from perfect_nb.engine.events import StateChange, dispatch
 from perfect_nb.engine.state import (
     Cancelled, Failed, Finished, Mapped, Pending, Retrying, Running, Scheduled, State, Success,
