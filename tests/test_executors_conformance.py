@@ -405,11 +405,12 @@ def test_dask_executor_starts_and_closes_its_own_cluster_and_maps_resources():
     assert executor.cluster is None and executor.client is None
 
 
-@pytest.mark.parametrize("kind", ["threads", "processes", "dask-own"])
-def test_an_interrupt_cancels_pending_work_and_keeps_finished_results(kind):
+@pytest.mark.parametrize("kind", ["threads", "processes", "dask", "dask-own"])
+def test_an_interrupt_cancels_pending_work_and_keeps_finished_results(kind, request):
     executors = {
         "threads": lambda: LocalDaskExecutor("threads", 2),
         "processes": lambda: LocalDaskExecutor("processes", 2),
+        "dask": lambda: DaskExecutor(request.getfixturevalue("cluster").scheduler_address),
         "dask-own": lambda: DaskExecutor(cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "dashboard_address": ":0"}),
     }
     executor = executors[kind]()
@@ -432,6 +433,15 @@ def test_an_interrupt_cancels_pending_work_and_keeps_finished_results(kind):
     assert after_interrupt < (5.0 if kind == "dask-own" else 0.9)
     if kind == "dask-own":
         assert executor.cluster is None
+    if kind == "dask":  # the cluster it connected to keeps running, without our tasks
+        from distributed import Client
+
+        with Client(request.getfixturevalue("cluster"), set_as_default=False) as client:
+            deadline = time.monotonic() + 5
+            while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
+            assert client.submit(sum, [1, 2], pure=False).result() == 3
 
 
 def test_importing_the_executors_does_not_import_distributed():
