@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import sys
+import threading
 import time
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 from perfect_nb.cli.progress import Progress, format_counts, summary_line
 from perfect_nb.core.flow import Flow
@@ -64,15 +66,16 @@ class Session:
 
     def run(self, flow: Flow, params: dict, executor: Any = None, cache: Any = None) -> State:
         """Run ``flow`` once (``--executor`` wins over ``executor``), printing progress and a summary line."""
-        progress = Progress(flow, self.out)
         started = time.perf_counter()
-        try:
-            state = flow.run(
-                parameters=params, executor=self.executor or executor, run_on_schedule=False,
-                listeners=[] if self.quiet else [progress], cache=cache,
-            )
-        except (ParameterError, FlowValidationError) as exc:
-            raise CommandError(str(exc)) from None
+        with whole_lines(self.out) as out:
+            progress = Progress(flow, out)
+            try:
+                state = flow.run(
+                    parameters=params, executor=self.executor or executor, run_on_schedule=False,
+                    listeners=[] if self.quiet else [progress], cache=cache,
+                )
+            except (ParameterError, FlowValidationError) as exc:
+                raise CommandError(str(exc)) from None
         self.used.update(k for k in params if k in self.params)
         print(summary_line(flow, state, time.perf_counter() - started, progress.width), file=self.out, flush=True)
         self.states.append((flow.name, state))
@@ -91,6 +94,61 @@ class Session:
         if self.errors or any(not state.is_successful() for _, state in self.states):
             return EXIT_FAILED
         return EXIT_OK
+
+
+class WholeLines:
+    """A text stream that writes whole lines only, one thread at a time.
+
+    While a flow runs, task bodies on other threads may print at the moment
+    a progress line is printed; ``print`` writes its pieces separately, so
+    without this the two could mix within one line. Each thread's unfinished
+    line waits here for its newline (or for :meth:`close`).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+        self.partial: dict[int, str] = {}
+
+    def write(self, text: str) -> int:
+        me = threading.get_ident()
+        with self.lock:
+            head, newline, tail = (self.partial.pop(me, "") + text).rpartition("\n")
+            if newline:
+                self.stream.write(head + newline)
+            if tail:
+                self.partial[me] = tail
+        return len(text)
+
+    def flush(self) -> None:
+        with self.lock:
+            self.stream.flush()
+
+    def close(self) -> None:
+        """Write what is left of every thread's line (the stream itself stays open)."""
+        with self.lock:
+            for text in self.partial.values():
+                self.stream.write(text)
+            self.partial.clear()
+            self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def whole_lines(out: TextIO) -> Iterator[WholeLines]:
+    """``out`` as a :class:`WholeLines` stream, standing in for ``sys.stdout`` too when that is ``out``."""
+    guarded = WholeLines(out)
+    swap = sys.stdout is out
+    if swap:
+        sys.stdout = guarded  # type: ignore[assignment]
+    try:
+        yield guarded
+    finally:
+        if swap and sys.stdout is guarded:
+            sys.stdout = out
+        guarded.close()
 
 
 def _quoted(names: list[str]) -> str:
