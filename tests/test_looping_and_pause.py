@@ -102,14 +102,6 @@ def test_looped_transitions_are_in_the_event_sequence(accumulate):
     assert events[-1].task is None and type(events[-1].new_state) is Success
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine divergence (task_runner.run_task): Prefect 1 goes Looped -> "
-        "Pending('Looping task (on loop index N)') -> Running between iterations; "
-        "perfect_nb goes Looped -> Running directly"
-    ),
-)
 def test_loop_iterations_pass_through_pending_as_in_prefect_1(accumulate):
     with Flow("prefect 1 sequence") as flow:
         total = accumulate(5, 3)
@@ -156,15 +148,6 @@ def test_each_mapped_child_loops_on_its_own(runs):
     assert runs == {(0, 1): 1, (1, 1): 1, (1, 2): 1, (1, 3): 1, (2, 1): 1, (2, 2): 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug (task_runner.check_for_retry/_context): a looping task that fails "
-        "and retries starts its loop over at task_loop_count=1 with no task_loop_result; "
-        "Prefect 1 keeps the loop count and the last loop result in the Retrying state "
-        "and resumes the loop at the iteration that failed"
-    ),
-)
 def test_a_retried_loop_resumes_at_the_iteration_that_failed(runs):
     failed_once = []
 
@@ -302,14 +285,6 @@ def test_pause_signal_gives_paused_and_the_flow_stays_running(pausing_flow, runs
     assert type(events[-1].new_state) is Running and events[-1].task is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug (task_runner._context): a Resume state does not put resume=True in "
-        "the task's context as Prefect 1 does, so a task that raises PAUSE unless "
-        "context.resume is set pauses again on every resume and can never finish"
-    ),
-)
 def test_resume_lets_a_task_that_raised_pause_finish(pausing_flow, runs):
     flow, doc, pub, ann = pausing_flow
     first = flow.run()
@@ -411,14 +386,6 @@ def test_rerun_of_a_mapped_task_runs_only_children_that_have_not_finished(flaky_
     assert type(second) is Success
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 3 point 7 not met (task_runner.check_task_is_ready): re-running with "
-        "task_states=<all states of the previous run> keeps the Failed/TriggerFailed "
-        "states as final instead of re-running what did not succeed"
-    ),
-)
 def test_rerun_with_all_previous_states_reruns_only_what_did_not_succeed(flaky_flow, runs):
     flow, e, t, ld, sq = flaky_flow
     first = flow.run()

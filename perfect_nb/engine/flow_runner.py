@@ -184,7 +184,7 @@ class _FlowRun:
         flow = self.flow
         for task in flow.sorted_tasks():
             runner = self.flow_runner.task_runner_cls(task, state_handlers=extra_handlers, flow_result=flow.result)
-            node = _Node(task, runner, task_states.get(task) or Pending())
+            node = _Node(task, runner, _starting_state(task_states.get(task)))
             edges = flow._up[task]
             node.mapped = any(e.mapped for e in edges)
             for edge in edges:
@@ -528,3 +528,15 @@ def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | 
     state = runner.run(parameters=parameters, **kwargs)
     flow.last_run = state
     return state
+
+
+def _starting_state(given: State | None) -> State:
+    """The state a task run starts from: what ``task_states`` gave, except that what
+    failed or was cancelled runs again (so re-running with a failed run's states
+    re-runs only what did not succeed), mapped children included."""
+    if given is None or isinstance(given, (Failed, Cancelled)):
+        return Pending()
+    if type(given) is Mapped and any(s is None or isinstance(s, (Failed, Cancelled)) for s in given.map_states):
+        children = [Pending() if s is None or isinstance(s, (Failed, Cancelled)) else s for s in given.map_states]
+        return Mapped(given.message, map_states=children)
+    return given
