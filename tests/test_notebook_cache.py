@@ -297,3 +297,28 @@ def test_keys_change_with_code(tmp_path):
         out = subprocess.run([sys.executable, "-c", script, "[1]"], capture_output=True, text=True, check=True)
         keys.append(out.stdout)
     assert keys[0] != keys[1]
+
+
+def test_one_object_held_by_several_tasks_is_counted_once():
+    from perfect_nb.cache.store import ResultStore
+
+    big = bytearray(10_000)
+    store = ResultStore(max_bytes=15_000)
+    for key in ("a", "b", "c"):
+        store.put(key, big)  # a chain of tasks passing the same object along
+    assert all(store.get(key)[0] for key in ("a", "b", "c"))
+    assert store.info()["bytes"] < 15_000
+    store.drop(["a"])
+    assert store.info()["bytes"] >= 10_000  # still held by b and c
+    store.drop(["b", "c"])
+    assert store.info()["bytes"] == 0
+
+
+def test_the_cache_works_with_the_threads_executor(nb):
+    from perfect_nb import executors
+
+    if not hasattr(executors, "LocalDaskExecutor"):
+        pytest.skip("the Dask executors are not in this build")
+    assert len(run_flow(nb, "etl --executor threads")[0]) == 6
+    ran, info = run_flow(nb, "etl --executor threads")
+    assert ran == [] and all(reason == "cached" for _, reason, _ in info.values())

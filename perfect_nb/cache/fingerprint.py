@@ -20,6 +20,7 @@ False
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import sys
@@ -44,7 +45,11 @@ def _is_user_code(obj: Any) -> bool:
 
 
 def _module_version(module: types.ModuleType) -> str:
-    top = module.__name__.split(".")[0]
+    return _package_version(module.__name__.split(".")[0])
+
+
+@functools.lru_cache(maxsize=None)
+def _package_version(top: str) -> str:
     try:
         return importlib.metadata.version(top)
     except Exception:

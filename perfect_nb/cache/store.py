@@ -45,6 +45,7 @@ class ResultStore:
         self.max_bytes = max_bytes
         self.directory = Path(directory) if directory is not None else None
         self._items: collections.OrderedDict[str, tuple[Any, int]] = collections.OrderedDict()
+        self._holders: collections.Counter[int] = collections.Counter()  # id(value) -> entries holding it
         self._bytes = 0
         self._lock = threading.RLock()
         self.hits = 0
@@ -83,24 +84,37 @@ class ResultStore:
             self._write_disk(key, value)
 
     def _remember(self, key: str, value: Any) -> None:
-        size = _sizeof(value)
-        old = self._items.pop(key, None)
-        if old is not None:
-            self._bytes -= old[1]
+        """Keep ``value``; an object already held under another key costs nothing more."""
+        if key in self._items:
+            self._forget(key)
+        size = _sizeof(value) if not self._holders[id(value)] else 0
         if size > self.max_bytes:
             return
         self._items[key] = (value, size)
+        self._holders[id(value)] += 1
         self._bytes += size
-        while self._bytes > self.max_bytes:
-            _, (_, dropped) = self._items.popitem(last=False)
-            self._bytes -= dropped
+        while self._bytes > self.max_bytes and len(self._items) > 1:
+            self._forget(next(iter(self._items)))
+
+    def _forget(self, key: str) -> None:
+        value, size = self._items.pop(key)
+        self._bytes -= size
+        self._holders[id(value)] -= 1
+        if self._holders[id(value)] <= 0:
+            del self._holders[id(value)]
+        elif size:  # another entry still holds this object: it carries the cost now
+            for other, (held, held_size) in self._items.items():
+                if held is value:
+                    self._items[other] = (held, size)
+                    self._bytes += size
+                    break
 
     def drop(self, keys: Any = None) -> int:
         """Forget ``keys`` (all when None); returns how many entries went."""
         keys = set(self.keys(include_disk=True) if keys is None else keys)
         with self._lock:
             for key in keys & set(self._items):
-                self._bytes -= self._items.pop(key)[1]
+                self._forget(key)
         if self.directory is not None:
             for key in keys:
                 self._path(key).unlink(missing_ok=True)
