@@ -140,7 +140,7 @@ def test_a_file_with_one_flow_runs_it_and_prints_a_line_per_state_change(tmp_pat
     out = result.stdout
     assert lines(out, "flow etl")[0] == "Running"
     assert lines(out, "extract") == ["Running", "Success"]
-    assert lines(out, "transform") == ["Mapped"]
+    assert lines(out, "transform") == ["Mapped 4 children"]
     assert [i for i in range(6) if lines(out, f"transform[{i}]") == ["Running", "Success"]] == [0, 1, 2, 3]
     assert "total 100" in out
     assert "widget modules []" in out  # a .py file never imports IPython or widgets
@@ -244,6 +244,30 @@ def test_a_file_imports_its_sibling_modules(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_a_large_map_prints_counts_and_only_the_children_that_fail(tmp_path):
+    write(tmp_path, "big.py", '''
+        from perfect_nb import Flow, task
+
+        @task
+        def work(i):
+            if i in (7, 30):
+                raise ValueError(f"item {i}")
+            return i
+
+        with Flow("big") as flow:
+            work.map(list(range(50)))
+    ''')
+    result = perfect("run", "big.py", cwd=tmp_path)
+    assert result.returncode == 1
+    out = result.stdout
+    assert lines(out, "work") == ["Mapped 50 children"]
+    assert lines(out, "work[7]") == ["Failed Error during execution of task: ValueError('item 7')"]
+    assert lines(out, "work[30]") == ["Failed Error during execution of task: ValueError('item 30')"]
+    assert not lines(out, "work[0]") and not lines(out, "work[49]")
+    assert lines(out, "work[*]")[-1] == "Failed 50/50 finished: 48 Success, 2 Failed"
+    assert "51 task runs: 49 Success, 2 Failed" in out  # 50 children and the list's Constant task
+
+
 @pytest.mark.skipif(not hasattr(perfect_nb.executors, "LocalDaskExecutor"), reason="no LocalDaskExecutor")
 def test_executor_threads(tmp_path):
     write(tmp_path, "etl.py", ETL)
@@ -277,18 +301,28 @@ NOTEBOOK_CELLS = (
 
     print("definitions ran")
     """,
+    "three = 3",
     """
-    %%perfect_flow etl --param n=3
+    %%perfect_flow etl --param n={three}
     n = Parameter("n", default=2)
     result = total(square.map(extract(n)))
     """,
     'print("etl total", etl.last_run and etl.last_run.result[result].result)',
+    """
+    from perfect_nb.notebook import views
+    print("etl view", views["etl"].states.get("total"))
+    """,
     """
     %%perfect_flow report
     word = Parameter("word", default="hi")
     shout = task(lambda w: print("report says", w.upper()), name="shout")(word)
     """,
     "%perfect_rerun etl total",
+    """
+    form = views["report"].form
+    form.values = {"word": "again"}
+    form.click_run()
+    """,
     'print("last cell ran")',
 )
 
@@ -298,14 +332,14 @@ def test_a_notebook_runs_every_perfect_flow_cell_and_the_cells_around_them(tmp_p
     result = perfect("run", "small.ipynb", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    order = ["definitions ran", "flow etl ", "etl total 14", "flow report ", "report says HI", "last cell ran"]
+    order = ["definitions ran", "flow etl ", "etl total 14", "etl view Success", "flow report ", "report says HI", "report says AGAIN", "last cell ran"]
     positions = [out.index(text) for text in order]
     assert positions == sorted(positions), out
     assert lines(out, "square[2]") == ["Running", "Success", "Cached"]
     # %perfect_rerun etl total: total runs again, its inputs come from the flow's cache
     assert lines(out, "extract") == ["Running", "Success", "Cached"]
     assert lines(out, "total") == ["Running", "Success", "Running", "Success"]
-    assert out.strip().splitlines()[-1] == "3 flow runs: 3 Success"
+    assert out.strip().splitlines()[-1] == "4 flow runs: 4 Success"
 
 
 def test_command_line_params_override_the_cells_and_go_to_the_flows_that_declare_them(tmp_path):
@@ -331,6 +365,7 @@ def test_flow_selects_one_perfect_flow_cell_and_stops_after_it(tmp_path):
     assert "flow etl " not in report.stdout and "report says HI" in report.stdout
     assert "last cell ran" not in report.stdout
     assert "etl total None" in report.stdout  # etl was built and bound, not run
+    assert "etl view Pending" in report.stdout  # and its view exists
     wrong_param = perfect("run", "small.ipynb", "--flow", "report", "--param", "n=1", cwd=tmp_path)
     assert wrong_param.returncode == 2
     assert wrong_param.stderr.strip() == "python -m perfect_nb run: error: flow 'report' has no parameter 'n'; its parameters: 'word'."

@@ -1,15 +1,16 @@
 """Run a notebook without Jupyter: what ``perfect run NOTEBOOK.ipynb`` does.
 
 The code cells run in order in a fresh IPython shell, in the notebook's folder
-(as a kernel started by Jupyter would), so ``%load_ext perfect_nb`` and other
-magics work. A ``%%perfect_flow NAME`` cell is handled here instead of by the
-magic: its flow is built the same way (the cell body inside
-``with Flow(NAME)``, then bound to ``NAME``) and run with the command's
-progress printer instead of the live widget, through the same per-flow
-result cache, so a notebook behaves as it does in JupyterLab. ``%perfect_rerun``
-works too; other perfect_nb magics are the real ones.
+(as in a kernel Jupyter starts there), so ``%load_ext perfect_nb`` and other
+magics work. A ``%%perfect_flow NAME`` cell is run here rather than by the
+magic, but the same way: the cell body runs inside ``with Flow(NAME)``, the
+flow is bound to ``NAME``, and its view, a :class:`HeadlessView` nobody sees,
+goes into ``views[NAME]`` and runs it through the flow's result cache. So the
+cells after it find what they find in JupyterLab (``NAME.last_run``,
+``views[NAME].states``, ``%perfect_rerun``, the form), while every run
+prints the command's progress lines instead of colouring a graph.
 
-A cell that raises stops the run: its traceback goes to stderr, and the exit
+A cell that raises stops the run: its traceback goes to stderr and the exit
 status is 1.
 """
 
@@ -25,16 +26,18 @@ from typing import Any, Iterator
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import parse_argstring
+from IPython.utils.text import DollarFormatter
 from traitlets.config import Config
 
 from perfect_nb.cli.session import CommandError, Session
 from perfect_nb.core.flow import Flow
+from perfect_nb.engine.state import Pending, State
 from perfect_nb.notebook.magics import PerfectMagics
+from perfect_nb.notebook.view import FlowView, views
 from perfect_nb.utilities.options import make_executor, parse_params
 
-__all__ = ["FlowCell", "read_code_cells", "run_notebook"]
+__all__ = ["FlowCell", "HeadlessView", "parse_flow_cell", "read_code_cells", "run_notebook"]
 
 MAGIC = "%%perfect_flow"
 
@@ -44,6 +47,7 @@ class FlowCell:
     """A parsed ``%%perfect_flow`` cell: its number in the notebook, the magic's arguments and its body."""
 
     number: int
+    line: str
     args: Any
     body: str
 
@@ -99,7 +103,7 @@ def parse_flow_cell(number: int, source: str, path: Path) -> FlowCell | None:
         raise CommandError(f"{path}, cell {number}: bad {MAGIC} line {line!r}: {exc or 'see %%perfect_flow?'}") from None
     if not args.name.isidentifier():
         raise CommandError(f"{path}, cell {number}: the flow name {args.name!r} must be a valid Python identifier.")
-    return FlowCell(number, args, lines[1] if len(lines) > 1 else "")
+    return FlowCell(number, line, args, lines[1] if len(lines) > 1 else "")
 
 
 def run_notebook(path: Path, wanted: str | None, session: Session) -> None:
@@ -123,19 +127,15 @@ def run_notebook(path: Path, wanted: str | None, session: Session) -> None:
 
 
 class _NotebookRunner:
-    """Runs cells in ``shell``; remembers each flow's last run for ``%perfect_rerun``."""
+    """Runs the cells in ``shell``; a ``%%perfect_flow`` cell here, the others through the shell."""
 
     def __init__(self, shell: InteractiveShell, session: Session, wanted: str | None) -> None:
         self.shell = shell
         self.session = session
         self.wanted = wanted
-        self.last: dict[str, tuple[Flow, dict, Any, bool | None]] = {}
-        self.magics = HeadlessMagics(shell, runner=self)
-        shell.register_magics(self.magics)
 
     def code_cell(self, number: int, source: str) -> bool:
         result = self.shell.run_cell(source, silent=True)
-        self.shell.register_magics(self.magics)  # again: %load_ext perfect_nb registers the widget magics
         error = result.error_before_exec or result.error_in_exec
         if error is not None:
             self.session.fail(f"cell {number} raised {type(error).__name__}: {_first_line(error)} (traceback above); stopped.")
@@ -143,44 +143,41 @@ class _NotebookRunner:
         return True
 
     def flow_cell(self, cell: FlowCell) -> bool:
+        """What the magic does, with a view nobody sees: build, bind, set the form, run."""
         try:
+            cell.args = self._expand(cell)
             flow = self._build(cell)
+            params = self._params(cell, flow)
+            executor = self.session.executor or (make_executor(cell.args.executor) if cell.args.executor else None)
+        except CommandError:
+            raise
         except Exception as exc:
             self.shell.showtraceback()
             self.session.fail(f"cell {cell.number} ({MAGIC} {cell.name}) raised {type(exc).__name__}: {_first_line(exc)}; stopped.")
             return False
         self.shell.user_ns[cell.name] = flow
-        if self.wanted not in (None, cell.name):
-            return True
-        try:
-            params = self._params(cell, flow)
-            executor = make_executor(cell.args.executor) if cell.args.executor and self.session.executor is None else None
-        except ValueError as exc:
-            self.session.fail(f"cell {cell.number} ({MAGIC} {cell.name}): {exc}")
-            return False
-        persist = True if cell.args.persist else None
-        self.last[cell.name] = (flow, params, executor, persist)
-        force = flow.tasks if cell.args.no_cache else ()
-        self.session.run(flow, params, executor, cache=_plan(flow, params, persist, force))
+        view = views.get(cell.name)
+        if isinstance(view, HeadlessView):
+            view.horizontal, view.executor = cell.args.horizontal, executor
+            view.set_flow(flow)
+        else:
+            view = views[cell.name] = HeadlessView(flow, self.session, horizontal=cell.args.horizontal, executor=executor)
+        view.runs = self.wanted in (None, cell.name)
+        view.persist = True if cell.args.persist else None
+        if view.form is not None and params:
+            view.form.values = {**view.form.values, **params}
+        if view.runs:
+            self.session.used.update(k for k in params if k in self.session.params)
+            view.run(force=flow.tasks if cell.args.no_cache else (), **params)
         return True
 
-    def rerun(self, line: str) -> None:
-        """Headless ``%perfect_rerun NAME TASK [--only]``: run TASK (and its downstream) again, inputs from the cache."""
+    def _expand(self, cell: FlowCell) -> Any:
+        """The magic's arguments with ``{expr}`` and ``$name`` expanded from the notebook's variables, as IPython does."""
         try:
-            args = parse_argstring(PerfectMagics.perfect_rerun, line)
-        except SystemExit:
-            raise UsageError(f"Bad arguments {line!r}; usage: %perfect_rerun NAME TASK [--only]") from None
-        if self.wanted not in (None, args.name):
-            return  # with --flow, only that flow runs
-        if args.name not in self.last:
-            raise UsageError(f"No {MAGIC} cell named {args.name!r} has run; flows run so far: {sorted(self.last)}.")
-        flow, params, executor, persist = self.last[args.name]
-        try:
-            target = flow.get_task(args.task)
-        except KeyError as exc:
-            raise UsageError(exc.args[0]) from None
-        force = [target] if args.only else flow.sorted_tasks(root_tasks=[target])
-        self.session.run(flow, params, executor, cache=_plan(flow, params, persist, force))
+            line = DollarFormatter().vformat(cell.line, args=[], kwargs=dict(self.shell.user_ns))
+        except Exception:  # as IPython: a line that does not format stays as it is
+            line = cell.line
+        return cell.args if line == cell.line else parse_argstring(PerfectMagics.perfect_flow, line)
 
     def _build(self, cell: FlowCell) -> Flow:
         code = self.shell.transform_cell(cell.body)
@@ -197,29 +194,48 @@ class _NotebookRunner:
         unknown = sorted(set(own) - known)
         if unknown:
             raise ValueError(f"flow {cell.name!r} has no parameter(s) {unknown}; its parameters are {sorted(known)}.")
-        if self.wanted is not None:
+        if self.wanted == cell.name:
             self.session.check_params(flow)
         return {**own, **self.session.params_for(flow)}
 
 
-@magics_class
-class HeadlessMagics(Magics):
-    """The magics that differ without a widget: ``%perfect_rerun`` prints progress lines."""
+class HeadlessView(FlowView):
+    """The FlowView of a ``%%perfect_flow`` cell when nobody sees it.
 
-    def __init__(self, shell: InteractiveShell, runner: _NotebookRunner) -> None:
-        super().__init__(shell)
-        self.runner = runner
+    It keeps its states, summary, results and form up to date as on screen, so
+    cells that read ``views[NAME]`` work; and every run, whoever starts it
+    (the cell, ``%perfect_rerun``, ``form.run()``), prints progress lines and
+    a summary through the command's Session. With ``perfect run --flow``, the
+    views of the other flows do not run (``runs`` is False).
+    """
 
-    @line_magic
-    def perfect_rerun(self, line: str) -> None:
-        """Run one task again with its inputs from the cache (then its downstream tasks)."""
-        self.runner.rerun(line)
+    def __init__(self, flow: Flow, session: Session, **kwargs: Any) -> None:
+        self.session = session
+        self.runs = True
+        self._listeners: list = []
+        super().__init__(flow, **kwargs)
 
+    def run(self, executor: Any = None, force: Any = (), **parameters: Any) -> State:
+        if not self.runs:
+            print(f"perfect run: flow {self.flow.name!r} is not run (only the --flow one is).", file=sys.stderr, flush=True)
+            return Pending(f"Not run: perfect run chose another flow than {self.flow.name!r}.")
 
-def _plan(flow: Flow, params: dict, persist: bool | None, force: Any) -> Any:
-    from perfect_nb.notebook.cache import get_cache
+        def start(listeners: list) -> State:
+            self._listeners = listeners
+            try:
+                return FlowView.run(self, executor, force, **parameters)
+            finally:
+                self._listeners = []
 
-    return get_cache(flow.name, persist).plan(flow, params, force)
+        return self.session.track(self.flow, start)
+
+    def _on_event(self, event: Any) -> None:
+        super()._on_event(event)
+        for listener in self._listeners:
+            listener(event)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return {"text/plain": repr(self)}
 
 
 class _HeadlessShell(InteractiveShell):

@@ -14,13 +14,19 @@ from __future__ import annotations
 import collections
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from perfect_nb.core.flow import Flow
 from perfect_nb.engine.events import StateChange
-from perfect_nb.engine.state import State
+from perfect_nb.engine.state import Mapped, State
 
 __all__ = ["Progress", "format_counts", "summary_line"]
+
+
+#: A mapped task with more children than this prints a count line per second instead of a line per child.
+MAP_DETAIL = 20
+#: At most this many children of one such task print their own line (failed, retrying...).
+MAP_EXPLAINED = 10
 
 
 class Progress:
@@ -30,6 +36,11 @@ class Progress:
     task. The message is shown for states that need an explanation (failed,
     skipped, retrying, paused, looped, cancelled). The flow's start prints a
     line; its final state is left to :func:`summary_line`.
+
+    The children of a large map (more than ``MAP_DETAIL``) are counted
+    instead: a ``slug[*]`` line at most once a second and one when the last
+    child finishes, plus the first ``MAP_EXPLAINED`` children that need an
+    explanation.
     """
 
     def __init__(self, flow: Flow, out: TextIO | None = None) -> None:
@@ -38,6 +49,7 @@ class Progress:
         mapped = {e.downstream_task for e in flow.edges if e.mapped}
         labels = [len(t.slug) + (4 if t in mapped else 0) for t in flow.tasks]
         self.width = min(40, max([12, len(_flow_label(flow)), *labels]))
+        self.maps: dict[Any, _MapCount] = {}
 
     def __call__(self, event: StateChange) -> None:
         state = event.new_state
@@ -45,12 +57,73 @@ class Progress:
             if state.is_running():
                 self._print(_line(event.timestamp, _flow_label(self.flow), self.width, state.type))
             return
-        label = event.task.slug if event.map_index is None else f"{event.task.slug}[{event.map_index}]"
-        message = state.message if _explains(state) else None
-        self._print(_line(event.timestamp, label, self.width, state.type, message))
+        if event.map_index is None:
+            message = state.message if _explains(state) else None
+            if type(state) is Mapped:
+                children = len(state.map_states or ())
+                message = f"{children} child{'' if children == 1 else 'ren'}"
+                if children > MAP_DETAIL:
+                    self.maps[event.task] = _MapCount(children)
+            self._print(_line(event.timestamp, event.task.slug, self.width, state.type, message))
+            return
+        count = self.maps.get(event.task)
+        if count is None or count.shows(event.map_index, state):
+            label = f"{event.task.slug}[{event.map_index}]"
+            self._print(_line(event.timestamp, label, self.width, state.type, state.message if _explains(state) else None))
+        if count is not None:
+            self._count(event, count)
+
+    def _count(self, event: StateChange, count: "_MapCount") -> None:
+        if count.just_filled:
+            count.just_filled = False
+            note = f"{MAP_EXPLAINED} children shown; the others that fail or wait are only counted"
+            self._print(_line(event.timestamp, f"{event.task.slug}[*]", self.width, "Note", note))
+        state = event.new_state
+        if state.is_finished():
+            count.finished[event.map_index] = state
+        else:
+            count.finished.pop(event.map_index, None)
+        now = time.monotonic()
+        done = len(count.finished) == count.total
+        if not done and now - count.printed < 1.0:
+            return
+        kinds = collections.Counter(s.type for s in count.finished.values())
+        if done and kinds == count.last_done:
+            return
+        count.printed = now
+        if done:
+            count.last_done = kinds
+            summary = "Success" if all(s.is_successful() for s in count.finished.values()) else "Failed"
+        else:
+            summary = "Running"
+        text = f"{len(count.finished)}/{count.total} finished" + (f": {format_counts(kinds)}" if kinds else "")
+        self._print(_line(event.timestamp, f"{event.task.slug}[*]", self.width, summary, text))
 
     def _print(self, line: str) -> None:
         print(line, file=self.out, flush=True)
+
+
+class _MapCount:
+    """The children of one large map: which finished, which were shown."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.finished: dict[int, State] = {}
+        self.shown: set[int] = set()
+        self.just_filled = False
+        self.printed = time.monotonic()
+        self.last_done: collections.Counter | None = None
+
+    def shows(self, index: int, state: State) -> bool:
+        """Whether this child's state change gets its own line: it needs explaining, and
+        it is one of the first MAP_EXPLAINED children that did."""
+        if index in self.shown:
+            return True
+        if not _explains(state) or len(self.shown) >= MAP_EXPLAINED:
+            return False
+        self.shown.add(index)
+        self.just_filled = len(self.shown) == MAP_EXPLAINED
+        return True
 
 
 def summary_line(flow: Flow, state: State, seconds: float, width: int = 12) -> str:

@@ -7,7 +7,7 @@ import contextlib
 import sys
 import threading
 import time
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from perfect_nb.cli.progress import Progress, format_counts, summary_line
 from perfect_nb.core.flow import Flow
@@ -66,17 +66,21 @@ class Session:
 
     def run(self, flow: Flow, params: dict, executor: Any = None, cache: Any = None) -> State:
         """Run ``flow`` once (``--executor`` wins over ``executor``), printing progress and a summary line."""
+        self.used.update(k for k in params if k in self.params)
+        return self.track(flow, lambda listeners: flow.run(
+            parameters=params, executor=self.executor or executor, run_on_schedule=False, listeners=listeners, cache=cache,
+        ))
+
+    def track(self, flow: Flow, start: Callable[[list], State]) -> State:
+        """Run ``flow`` by calling ``start(listeners)``, which must pass ``listeners`` to the run;
+        print the progress lines (unless quiet) and the summary line, and count the run."""
         started = time.perf_counter()
         with whole_lines(self.out) as out:
             progress = Progress(flow, out)
             try:
-                state = flow.run(
-                    parameters=params, executor=self.executor or executor, run_on_schedule=False,
-                    listeners=[] if self.quiet else [progress], cache=cache,
-                )
+                state = start([] if self.quiet else [progress])
             except (ParameterError, FlowValidationError) as exc:
                 raise CommandError(str(exc)) from None
-        self.used.update(k for k in params if k in self.params)
         print(summary_line(flow, state, time.perf_counter() - started, progress.width), file=self.out, flush=True)
         self.states.append((flow.name, state))
         return state
