@@ -398,3 +398,12 @@ def test_given_map_states_are_reused_by_a_rerun():
     state = flow.run(task_states={m: previous})
     assert calls == [2]
     assert state.result[m].result == ["kept", 2, "also kept"]
+
+
+def test_a_map_that_cannot_start_emits_its_failure():
+    events = []
+    with Flow("unmappable") as flow:
+        t = task(lambda x: x, name="t").map(5)
+    state = flow.run(listeners=[events.append])
+    assert "Cannot map over" in state.result[t].message
+    assert [(e.old_state.type, e.new_state.type) for e in events if e.task is t] == [("Pending", "Failed")]

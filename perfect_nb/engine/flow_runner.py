@@ -349,7 +349,12 @@ class _FlowRun:
         complete_upstream = {e: p.state for e, p in parent.upstream if p.complete}
         final = runner.check_mapped_parent(parent.state, complete_upstream, emit)
         if final is None:
-            final, items = self._mapped_items(parent)
+            unmappable, items = self._mapped_items(parent)
+            if unmappable is not None:  # a failure found here: a transition like any other
+                try:
+                    final = runner._transition(parent.state, unmappable, emit)
+                except ENDRUN as end:
+                    final = end.state
         if final is not None:
             parent.state = final
             self._complete(parent)
