@@ -7,6 +7,7 @@ Playwright's own browser downloads are never used.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,8 @@ def browser():
 @pytest.fixture(scope="session")
 def context(browser):
     """One browser context for the run, so JupyterLab's scripts come from its cache after the first page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
+    docs = bool(os.environ.get("PERFECT_NB_DOCS_SCREENSHOT"))  # a sharper picture for the README
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, device_scale_factor=2 if docs else 1)
     context.set_default_timeout(30_000)
     try:
         yield context

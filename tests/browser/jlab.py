@@ -200,9 +200,17 @@ _RECORD = """(key) => {
 
 # Whether an element lies wholly inside the window (JupyterLab scrolls inside its own panels).
 _INSIDE_VIEWPORT = """(el) => {
-  el.scrollIntoView({block: 'nearest'});
+  el.scrollIntoView({block: 'center'});
   const r = el.getBoundingClientRect();
   return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0;
+}"""
+
+
+# Give an element a white margin for its screenshot (on), or take it away (off).
+_PAD = """(el, on) => {
+  el.style.padding = on ? '10px' : '';
+  el.style.boxSizing = on ? 'border-box' : '';
+  el.style.background = on ? 'var(--jp-layout-color0, white)' : '';
 }"""
 
 
@@ -270,8 +278,8 @@ class NotebookPage:
         return self.page.locator(f'[data-pnb-cell="{key}"]')
 
     def view(self, key: str):
-        """The FlowView output (the widget holding the DAG) of cell ``key``."""
-        return self.cell(key).locator(".jp-OutputArea-output:has(.pnb-dag)")
+        """The FlowView (the widget box holding the DAG) shown by cell ``key``."""
+        return self.cell(key).locator(".jp-OutputArea-output:has(.pnb-dag) > .widget-vbox")
 
     def run_all(self, attempts: int = 3, started_within: float = 5) -> None:
         """Start "run all" (not awaited) and retry if no cell started within ``started_within`` s."""
@@ -331,8 +339,12 @@ class NotebookPage:
         try:
             locator.scroll_into_view_if_needed()
             self.page.wait_for_function(_INSIDE_VIEWPORT, arg=locator.element_handle(), polling=100, timeout=10_000)
-            locator.screenshot(path=str(path), animations="disabled")
+            locator.evaluate(_PAD, True)  # a white margin, as a person would crop it
+            box = locator.bounding_box()  # 1 px inside it: no neighbour shows through a rounded edge
+            clip = {"x": box["x"] + 1, "y": box["y"] + 1, "width": box["width"] - 2, "height": box["height"] - 2}
+            self.page.screenshot(path=str(path), clip=clip, animations="disabled")
         finally:
+            locator.evaluate(_PAD, False)
             self.page.set_viewport_size(size)
         return path
 
