@@ -15,7 +15,8 @@ The cell body runs in the notebook's namespace inside ``with Flow("etl")``;
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -86,8 +87,10 @@ class PerfectMagics(Magics):
         view.persist = True if args.persist else None
         if view.form is not None and params:
             view.form.values = {**view.form.values, **params}
-        display(view)
-        if not args.no_run:
+        if args.no_run:
+            display(view)
+            return
+        with _shown(view):
             try:
                 view.run(force=flow.tasks if args.no_cache else (), **params)
             except ParameterError as exc:
@@ -108,8 +111,8 @@ class PerfectMagics(Magics):
             task = view.flow.get_task(args.task)
         except KeyError as exc:
             raise UsageError(exc.args[0]) from None
-        display(view)
-        view.rerun(task, downstream=not args.only)
+        with _shown(view):
+            view.rerun(task, downstream=not args.only)
 
     @magic_arguments()
     @argument("action", choices=["info", "clear"], help="info: list entries; clear: drop entries.")
@@ -161,6 +164,18 @@ class PerfectMagics(Magics):
             exec(compile(code, f"<perfect_flow {name}>", "exec"), self.shell.user_ns)
         flow.validate()
         return flow
+
+
+@contextlib.contextmanager
+def _shown(view: FlowView) -> Iterator[None]:
+    """Display ``view`` for a run, then refresh that output so its static copy (what
+    GitHub and nbconvert show) has the final colours and summary."""
+    handle = display(view, display_id=True)
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.update(view)
 
 
 class CacheReport(dict):

@@ -253,7 +253,7 @@ class FlowView(widgets.VBox):
         """Widget view where widgets work; a static SVG and summary elsewhere (nbconvert, GitHub)."""
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["text/html"] = f"<div>{self.svg}</div>{self.summary.value}"
+        data["text/html"] = f'<div class="pnb-static">{self.svg}{self.summary.value}</div><!-- /pnb-static -->'
         return bundle
 
     def __repr__(self) -> str:
