@@ -322,3 +322,11 @@ def test_the_cache_works_with_the_threads_executor(nb):
     assert len(run_flow(nb, "etl --executor threads")[0]) == 6
     ran, info = run_flow(nb, "etl --executor threads")
     assert ran == [] and all(reason == "cached" for _, reason, _ in info.values())
+
+
+def test_clearing_a_task_drops_the_results_of_every_parameter_value(nb):
+    run_flow(nb, "etl --param n=2")
+    run_flow(nb, "etl --param n=3")
+    nb.run_line_magic("perfect_cache", "clear etl extract")
+    ran, _ = run_flow(nb, "etl --param n=2")
+    assert "extract" in ran  # the n=2 result went too, not only the latest

@@ -55,6 +55,11 @@ def _hash(*parts: Any) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
+def slug_tag(slug: str) -> str:
+    """A short file-name-safe tag of a task slug; every key of that task starts with it."""
+    return hashlib.sha256(slug.encode()).hexdigest()[:10]
+
+
 class FlowCache:
     """Results and key history of one flow name."""
 
@@ -74,8 +79,8 @@ class FlowCache:
             self.keys.clear()
             return self.store.drop()
         slugs = set(slugs)
-        prefixes = tuple(k for slug, k in self.keys.items() if slug in slugs)
-        targets = [k for k in self.store.keys(include_disk=True) if k.startswith(prefixes)] if prefixes else []
+        prefixes = tuple(f"{slug_tag(slug)}." for slug in slugs)
+        targets = [k for k in self.store.keys(include_disk=True) if k.startswith(prefixes)]
         for slug in slugs:
             self.previous.pop(slug, None)
             self.keys.pop(slug, None)
@@ -96,7 +101,7 @@ class RunPlan:
         for task in flow.sorted_tasks():
             self.parts[task] = parts = self._parts(flow, task, parameters, hasher)
             complete = all(v is not None for v in parts.values())
-            self.keys[task] = _hash(sorted(parts.items())) if complete else None
+            self.keys[task] = f"{slug_tag(task.slug)}.{_hash(sorted(parts.items()))}" if complete else None
 
     def _parts(self, flow: Any, task: Any, parameters: dict, hasher: _Hasher) -> dict:
         if isinstance(task, Parameter):
