@@ -30,3 +30,17 @@ def run_cell(ip):
         return result.result
 
     return run
+
+
+@pytest.fixture
+def perfect_nb_log(caplog):
+    """caplog attached to the perfect_nb logger (which does not propagate), at INFO."""
+    import logging
+
+    logger = logging.getLogger("perfect_nb")
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="perfect_nb")
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)

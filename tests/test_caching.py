@@ -39,17 +39,6 @@ def _fresh_caches():
     clear_caches()
 
 
-@pytest.fixture
-def cache_log(caplog):
-    """caplog, attached to the perfect_nb logger (which does not propagate)."""
-    logger = logging.getLogger("perfect_nb")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.WARNING, logger="perfect_nb")
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
-
 
 def run(flow, **kwargs):
     """Run ``flow``; return its state and its events as a list."""
@@ -375,7 +364,7 @@ def test_an_uncalled_partial_factory_fails_before_any_task_runs():
 
 # --- the Prefect 1 trap: cache_for alone ignores inputs --------------------
 
-def test_cache_for_without_validator_warns_once_when_inputs_change(cache_log):
+def test_cache_for_without_validator_warns_once_when_inputs_change(perfect_nb_log):
     calls = []
 
     @task(cache_for=MINUTE)
@@ -388,16 +377,16 @@ def test_cache_for_without_validator_warns_once_when_inputs_change(cache_log):
         out = double(x)
 
     run(flow, parameters={"x": 1})
-    assert stale_warnings(cache_log) == []
+    assert stale_warnings(perfect_nb_log) == []
     results = [run(flow, parameters={"x": v})[0].result[out].result for v in (2, 3, 4)]
     assert results == [2, 2, 2]  # duration_only: the stale value, as in Prefect 1
     assert calls == [1]
-    warnings = stale_warnings(cache_log)
+    warnings = stale_warnings(perfect_nb_log)
     assert len(warnings) == 1
     assert "'double'" in warnings[0] and "cache_validator=all_inputs" in warnings[0]
 
 
-def test_no_warning_when_inputs_are_unchanged_or_validator_is_explicit(cache_log):
+def test_no_warning_when_inputs_are_unchanged_or_validator_is_explicit(perfect_nb_log):
     @task(cache_for=MINUTE)
     def implicit(x):
         return x
@@ -413,10 +402,10 @@ def test_no_warning_when_inputs_are_unchanged_or_validator_is_explicit(cache_log
 
     for value in (1, 2, 3):
         run(flow, parameters={"x": value})
-    assert stale_warnings(cache_log) == []
+    assert stale_warnings(perfect_nb_log) == []
 
 
-def test_trap_warning_is_once_per_task_for_mapped_children(cache_log):
+def test_trap_warning_is_once_per_task_for_mapped_children(perfect_nb_log):
     @task(cache_for=MINUTE)
     def inc(x):
         return x + 1
@@ -428,7 +417,7 @@ def test_trap_warning_is_once_per_task_for_mapped_children(cache_log):
     run(flow, parameters={"xs": [1, 2, 3]})
     state, _ = run(flow, parameters={"xs": [10, 20, 30]})
     assert state.result[out].result == [2, 3, 4]
-    assert len(stale_warnings(cache_log)) == 1
+    assert len(stale_warnings(perfect_nb_log)) == 1
 
 
 # --- mapping -----------------------------------------------------------------

@@ -43,15 +43,6 @@ def fail(x=None):
     raise ValueError("broken")
 
 
-@pytest.fixture
-def nb_logs(caplog):
-    """caplog attached to the perfect_nb logger (which does not propagate), at INFO."""
-    logger = logging.getLogger("perfect_nb")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="perfect_nb")
-    yield caplog
-    logger.removeHandler(caplog.handler)
-
 
 def flow_events(events):
     return [(e.old_state.type, e.new_state.type, e.new_state.message) for e in events if e.task is None]
@@ -239,7 +230,7 @@ def test_flow_run_passes_task_runner_state_handlers_to_the_runner():
     assert seen == ["Running", "Success"]
 
 
-def test_a_flow_state_handler_raising_on_running_fails_the_flow_without_running_tasks(nb_logs):
+def test_a_flow_state_handler_raising_on_running_fails_the_flow_without_running_tasks(perfect_nb_log):
     calls, events = [], []
 
     def explode(flow, old, new):
@@ -413,7 +404,7 @@ def test_event_timestamps_are_monotonic_and_match_the_states():
     assert all(e.timestamp == e.new_state.timestamp for e in events)
 
 
-def test_a_listener_that_raises_is_logged_and_changes_nothing(nb_logs):
+def test_a_listener_that_raises_is_logged_and_changes_nothing(perfect_nb_log):
     good = []
 
     def broken(event):
@@ -425,7 +416,7 @@ def test_a_listener_that_raises_is_logged_and_changes_nothing(nb_logs):
     state = flow.run(listeners=[broken, good.append])
     assert type(state) is Success and state.result[b].result == 2
     assert len(good) == 6
-    failures = [r for r in nb_logs.records if r.name == "perfect_nb.events"]
+    failures = [r for r in perfect_nb_log.records if r.name == "perfect_nb.events"]
     assert len(failures) == 6 and all(r.levelno == logging.ERROR for r in failures)
     assert "listener bug" in (failures[0].exc_text or "")
 
@@ -529,7 +520,7 @@ def test_task_contexts_are_per_task():
     assert (state.result[a].result, state.result[b].result) == ("a", None)
 
 
-def test_context_keys_inside_tasks(nb_logs):
+def test_context_keys_inside_tasks(perfect_nb_log):
     @task(name="reader", tags=["etl"])
     def reader(n):
         keys = ["flow_name", "flow_run_id", "task_name", "task_full_name", "task_slug", "task_run_id",
@@ -556,7 +547,7 @@ def test_context_keys_inside_tasks(nb_logs):
     assert (ctx["task_run_count"], ctx["map_index"]) == (1, None)
     assert ctx["parameters"] == {"n": 5}
     assert ctx["task_tags"] == {"etl"}
-    logged = [r_ for r_ in nb_logs.records if r_.getMessage() == "logged from the task"]
+    logged = [r_ for r_ in perfect_nb_log.records if r_.getMessage() == "logged from the task"]
     assert [r_.name for r_ in logged] == ["perfect_nb.Task: reader"]
 
 
@@ -700,20 +691,20 @@ def test_parameters_reach_tasks_and_defaults_apply():
 
 # --- logging ------------------------------------------------------------------------------
 
-def test_a_successful_run_logs_no_per_task_lines_at_info(nb_logs):
+def test_a_successful_run_logs_no_per_task_lines_at_info(perfect_nb_log):
     with Flow("quiet") as flow:
         x = one()
         for _ in range(5):
             x = plus_one(x)
     flow.run()
-    assert nb_logs.records == [], "at INFO a successful run logs nothing (see utilities/logging.py)"
+    assert perfect_nb_log.records == [], "at INFO a successful run logs nothing (see utilities/logging.py)"
 
 
-def test_a_failing_task_logs_one_error_line(nb_logs):
+def test_a_failing_task_logs_one_error_line(perfect_nb_log):
     with Flow("loud") as flow:
         plus_one(fail())
     flow.run()
-    errors = [r for r in nb_logs.records if r.levelno >= logging.WARNING]
+    errors = [r for r in perfect_nb_log.records if r.levelno >= logging.WARNING]
     assert len(errors) == 1 and errors[0].name == "perfect_nb.Task: fail"
     assert "ValueError: broken" in errors[0].getMessage()
 

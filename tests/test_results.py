@@ -40,17 +40,6 @@ def _fresh_caches():
     clear_caches()
 
 
-@pytest.fixture
-def log(caplog):
-    """caplog, attached to the perfect_nb logger (which does not propagate)."""
-    logger = logging.getLogger("perfect_nb")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.WARNING, logger="perfect_nb")
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
-
 
 def run(flow, **kwargs):
     events: list = []
@@ -482,7 +471,7 @@ def test_a_target_is_honoured_even_with_checkpoint_false(tmp_path):
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\x80\x04garbage", b"not a pickle at all", pickle.dumps(list(range(100)))[:20]])
-def test_a_corrupt_target_file_is_a_miss_with_a_warning(tmp_path, log, garbage):
+def test_a_corrupt_target_file_is_a_miss_with_a_warning(tmp_path, perfect_nb_log, garbage):
     calls = []
 
     @task(target="{task_name}.pkl", result=LocalResult(dir=tmp_path))
@@ -496,14 +485,14 @@ def test_a_corrupt_target_file_is_a_miss_with_a_warning(tmp_path, log, garbage):
     (tmp_path / "rebuild.pkl").write_bytes(garbage)
     state, events = run(flow)
     assert transitions(events, out) == RAN and state.result[out].result == "fresh" and calls == [1]
-    warnings = [r.getMessage() for r in log.records if r.levelno == logging.WARNING]
+    warnings = [r.getMessage() for r in perfect_nb_log.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "could not be read" in warnings[0] and "rebuild.pkl" in warnings[0]
     assert pickle.loads((tmp_path / "rebuild.pkl").read_bytes()) == "fresh"  # repaired
     _, events = run(flow)
     assert transitions(events, out) == HIT and calls == [1]
 
 
-def test_a_target_that_is_a_folder_is_a_miss_not_a_crash(tmp_path, log):
+def test_a_target_that_is_a_folder_is_a_miss_not_a_crash(tmp_path, perfect_nb_log):
     (tmp_path / "weird.pkl").mkdir()
 
     @task(target="weird.pkl", result=LocalResult(dir=tmp_path))
@@ -515,10 +504,10 @@ def test_a_target_that_is_a_folder_is_a_miss_not_a_crash(tmp_path, log):
     state, events = run(flow)
     assert state.is_successful() and state.result[out].result == 1
     assert transitions(events, out) == RAN
-    assert any("weird.pkl" in r.getMessage() for r in log.records)
+    assert any("weird.pkl" in r.getMessage() for r in perfect_nb_log.records)
 
 
-def test_a_target_too_long_for_the_filesystem_fails_the_task_not_the_run(tmp_path, log):
+def test_a_target_too_long_for_the_filesystem_fails_the_task_not_the_run(tmp_path, perfect_nb_log):
     @task(target="{x}.pkl", result=LocalResult(dir=tmp_path))
     def t(x):
         return 1
@@ -533,7 +522,7 @@ def test_a_target_too_long_for_the_filesystem_fails_the_task_not_the_run(tmp_pat
     state = flow.run()
     assert state.result[ok].result == 2
     assert state.result[out].result == 1  # ran; the result stays in memory
-    assert any("a" * 50 in r.getMessage() for r in log.records)
+    assert any("a" * 50 in r.getMessage() for r in perfect_nb_log.records)
 
 
 def test_unknown_template_key_fails_before_any_task_runs(tmp_path):
@@ -756,7 +745,7 @@ def test_pandas_target_round_trips_a_dataframe(tmp_path):
     pd.testing.assert_frame_equal(state.result[out].result, frame())
 
 
-def test_a_failed_write_keeps_the_value_and_warns(tmp_path, log, monkeypatch):
+def test_a_failed_write_keeps_the_value_and_warns(tmp_path, perfect_nb_log, monkeypatch):
     @task(result=LocalResult(dir=tmp_path, location="x.json", serializer=JSONSerializer()))
     def not_json():
         return {1, 2}  # JSON cannot hold a set
@@ -766,5 +755,5 @@ def test_a_failed_write_keeps_the_value_and_warns(tmp_path, log, monkeypatch):
     state = flow.run()
     assert state.is_successful() and state.result[out].result == {1, 2}
     assert "result_location" not in state.result[out].context
-    assert any("could not write" in r.getMessage() for r in log.records)
+    assert any("could not write" in r.getMessage() for r in perfect_nb_log.records)
     assert files(tmp_path) == []

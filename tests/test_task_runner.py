@@ -62,15 +62,6 @@ def edge_into(task_, key=None, name="up"):
     return Edge(Task(name=name), task_, key=key)
 
 
-@pytest.fixture
-def task_logs(caplog):
-    """caplog, attached to the perfect_nb logger (which does not propagate to the root)."""
-    logger = logging.getLogger("perfect_nb")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger="perfect_nb")
-    yield caplog
-    logger.removeHandler(caplog.handler)
-
 
 # --- success and failure ----------------------------------------------------
 
@@ -106,13 +97,13 @@ def test_failure_message_and_exception_result():
     assert rec.sequence == [STARTED, ("Running", "Failed", state.message)]
 
 
-def test_failure_is_logged_once_at_error(task_logs):
+def test_failure_is_logged_once_at_error(perfect_nb_log):
     @task
     def broken():
         raise KeyError("k")
 
     run(broken)
-    errors = [r for r in task_logs.records if r.levelno == logging.ERROR]
+    errors = [r for r in perfect_nb_log.records if r.levelno == logging.ERROR]
     assert len(errors) == 1 and "KeyError" in errors[0].getMessage()
 
 
@@ -539,7 +530,7 @@ def test_on_failure_runs_after_task_handlers_and_before_runner_handlers():
     assert order == ["task", "on_failure", "runner"]
 
 
-def test_a_handler_raising_fails_the_run_without_running_the_task(task_logs):
+def test_a_handler_raising_fails_the_run_without_running_the_task(perfect_nb_log):
     calls = []
 
     def explode(task_, old, new):
@@ -556,7 +547,7 @@ def test_a_handler_raising_fails_the_run_without_running_the_task(task_logs):
     assert isinstance(state.result, RuntimeError)
     assert calls == []
     assert rec.emitted == [("Pending", "Failed", state.message)]
-    assert any("handler bug" in r.getMessage() or "handler bug" in (r.exc_text or "") for r in task_logs.records)
+    assert any("handler bug" in r.getMessage() or "handler bug" in (r.exc_text or "") for r in perfect_nb_log.records)
 
 
 def test_a_handler_raising_on_success_turns_it_into_failed():
@@ -623,7 +614,7 @@ def test_on_failure_is_not_called_on_success_or_skip():
 
 # --- logging, names and context -----------------------------------------------
 
-def test_log_stdout_sends_prints_to_the_task_logger(task_logs, capsys):
+def test_log_stdout_sends_prints_to_the_task_logger(perfect_nb_log, capsys):
     @task(log_stdout=True)
     def chatty():
         print("first line")
@@ -632,13 +623,13 @@ def test_log_stdout_sends_prints_to_the_task_logger(task_logs, capsys):
 
     state, _ = run(chatty)
     assert state.result == 1
-    lines = [(r.name, r.getMessage()) for r in task_logs.records]
+    lines = [(r.name, r.getMessage()) for r in perfect_nb_log.records]
     assert ("perfect_nb.Task: chatty", "first line") in lines
     assert ("perfect_nb.Task: chatty", "second line") in lines
     assert "first line" not in capsys.readouterr().out
 
 
-def test_log_stdout_keeps_a_last_line_without_newline_and_drops_blank_lines(task_logs):
+def test_log_stdout_keeps_a_last_line_without_newline_and_drops_blank_lines(perfect_nb_log):
     @task(log_stdout=True)
     def chatty():
         print("a\n\n  \nb")
@@ -649,22 +640,22 @@ def test_log_stdout_keeps_a_last_line_without_newline_and_drops_blank_lines(task
 
     state, _ = run(chatty)
     assert type(state) is Success
-    assert [r.getMessage() for r in task_logs.records] == ["a", "b", "no newline"]
+    assert [r.getMessage() for r in perfect_nb_log.records] == ["a", "b", "no newline"]
 
 
-def test_without_log_stdout_prints_go_to_stdout(task_logs, capsys):
+def test_without_log_stdout_prints_go_to_stdout(perfect_nb_log, capsys):
     run(task(lambda: print("plain print"), name="quiet"))
     assert "plain print" in capsys.readouterr().out
-    assert not any("plain print" in r.getMessage() for r in task_logs.records)
+    assert not any("plain print" in r.getMessage() for r in perfect_nb_log.records)
 
 
-def test_log_stdout_with_timeout_also_captures(task_logs):
+def test_log_stdout_with_timeout_also_captures(perfect_nb_log):
     @task(log_stdout=True, timeout=5)
     def chatty():
         print("from the timeout thread")
 
     run(chatty)
-    assert any(r.getMessage() == "from the timeout thread" for r in task_logs.records)
+    assert any(r.getMessage() == "from the timeout thread" for r in perfect_nb_log.records)
 
 
 @pytest.mark.parametrize(
@@ -710,23 +701,23 @@ def test_context_keys_in_a_standalone_run():
     assert context.get("task_name") is None, "the run context must not leak out of run()"
 
 
-def test_context_logger_is_the_task_logger(task_logs):
+def test_context_logger_is_the_task_logger(perfect_nb_log):
     @task
     def logs():
         context.get("logger").info("hello from the task")
 
     run(logs)
-    assert [(r.name, r.getMessage()) for r in task_logs.records] == [("perfect_nb.Task: logs", "hello from the task")]
+    assert [(r.name, r.getMessage()) for r in perfect_nb_log.records] == [("perfect_nb.Task: logs", "hello from the task")]
 
 
-def test_debug_level_logs_each_task_run(task_logs):
-    task_logs.set_level(logging.DEBUG, logger="perfect_nb")
+def test_debug_level_logs_each_task_run(perfect_nb_log):
+    perfect_nb_log.set_level(logging.DEBUG, logger="perfect_nb")
     run(task(lambda: 1, name="traced"))
-    messages = [r.getMessage() for r in task_logs.records if r.name == "perfect_nb.Task: traced"]
+    messages = [r.getMessage() for r in perfect_nb_log.records if r.name == "perfect_nb.Task: traced"]
     assert any("Starting task run" in m for m in messages)
     assert any("Success" in m for m in messages)
 
 
-def test_info_level_logs_nothing_for_a_successful_task(task_logs):
+def test_info_level_logs_nothing_for_a_successful_task(perfect_nb_log):
     run(task(lambda: 1, name="silent"))
-    assert task_logs.records == []
+    assert perfect_nb_log.records == []
