@@ -1,7 +1,7 @@
 """``python -m bench``: run every workload on every engine and write a Markdown report.
 
 Examples: ``python -m bench``; ``python -m bench --quick --engines plain,perfect_nb
---only chain``; ``python -m bench --all`` (also Prefect 1 on map_100k, many minutes).
+--only chain``; ``python -m bench --all`` (Prefect 1 and dask.delayed on map_100k too: slow).
 """
 
 from __future__ import annotations
@@ -17,14 +17,17 @@ from bench.runner import measure, run_once
 from bench.workloads import WORKLOADS
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_MS_PER_TASK = 5.0  # Prefect 1's typical per-task cost, used before any measurement
 NOTES = [
-    "seconds: best of the repeats, each building the flow and running it (`flow.run()`, "
+    "seconds: best of `runs`, each building the flow and running it (`flow.run()`, "
     "LocalExecutor) in a fresh subprocess per engine and workload; import time not included",
-    "overhead µs/task = (engine seconds - plain Python seconds) / n; "
+    "overhead µs/task = (engine seconds - plain Python seconds) / n, n = items (the one "
+    "reducer task is not counted); "
     "peak RSS = ru_maxrss of that subprocess",
     'dask.delayed uses `scheduler="sync"` for LocalExecutor workloads: one thread like '
     "LocalExecutor, so it measures graph and scheduling overhead without thread hand-offs",
+    "dask.delayed's cost grows faster than linearly with graph size (each call merges and "
+    "culls its arguments' graphs), which is why it is skipped on map_100k without `--all`",
+    "skip estimates assume linear scaling from the engine's largest measured workload",
 ]
 
 
@@ -33,7 +36,7 @@ def parse_args(argv):
     p.add_argument("--quick", action="store_true", help="small sizes, 1 repeat (smoke test)")
     p.add_argument("--only", help=f"comma-separated workloads: {', '.join(WORKLOADS)}")
     p.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines")
-    p.add_argument("--all", action="store_true", help="also run engines marked slow")
+    p.add_argument("--all", action="store_true", help="also run slow engines (map_100k on Prefect 1, dask)")
     p.add_argument("--repeats", type=int, help="override every workload's repeat count")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
     p.add_argument("--out", type=Path, help="report path (default bench/results.md, "
@@ -49,13 +52,29 @@ def parse_args(argv):
 
 
 def estimate(rows, engine, size):
-    """'skipped (est. N min)' from the engine's per-task time on its largest workload so far."""
+    """'skipped (est. ≥ N min)' from the engine's per-task time on its largest workload."""
     done = [r for r in rows if r["engine"] == engine and "seconds" in r]
-    per_task = DEFAULT_MS_PER_TASK / 1e3
-    if done:
-        biggest = max(done, key=lambda r: r["size"])
-        per_task = biggest["seconds"] / biggest["size"]
-    return f"skipped (est. {per_task * size / 60:.0f} min; `--all` runs it)"
+    if not done:
+        return "skipped (`--all` runs it)"
+    biggest = max(done, key=lambda r: r["size"])
+    minutes = biggest["seconds"] / biggest["size"] * size / 60
+    return f"skipped (est. ≥ {minutes:.0f} min; `--all` runs it)"
+
+
+def run_row(workload, engine, python, size, args, rows) -> dict:
+    """Measure (or skip) one workload on one engine; print a progress line."""
+    row = {"workload": workload.name, "size": size, "engine": engine}
+    if engine in workload.slow and not (args.all or args.quick):
+        row["skipped"] = estimate(rows, engine, size)
+    else:
+        row["repeats"] = args.repeats or (1 if args.quick else workload.repeats)
+        row.update(measure(python, engine, workload.name, size, row["repeats"], args.timeout))
+    shown = row.get("skipped") or row.get("error") or f"{row['seconds']:.4f} s"
+    print(f"{workload.name:>10} n={size:<7,} {LABELS[engine]:<14} {shown}",
+          file=sys.stderr, flush=True)
+    if "error" in row and row.get("stderr"):
+        print(row["stderr"], file=sys.stderr)
+    return row
 
 
 def main(argv=None) -> int:
@@ -73,22 +92,13 @@ def main(argv=None) -> int:
     rows, versions = [], {}
     for workload in (WORKLOADS[name] for name in args.only):
         size = workload.quick_size if args.quick else workload.size
-        repeats = args.repeats or (1 if args.quick else workload.repeats)
         expected = repr(run_once(PlainAPI(), workload, size))
         for engine, python in pythons.items():
-            row = {"workload": workload.name, "size": size, "engine": engine}
-            if engine in workload.slow and not (args.all or args.quick):
-                row["skipped"] = estimate(rows, engine, size)
-            else:
-                row.update(measure(python, engine, workload.name, size, repeats, args.timeout))
-                if "error" not in row and row["result"] != expected:
-                    row["error"] = f"wrong result {row['result'][:40]}, expected {expected[:40]}"
-                versions.setdefault(engine, row.get("version", "?"))
-            shown = row.get("skipped") or row.get("error") or f"{row['seconds']:.4f} s"
-            print(f"{workload.name:>10} n={size:<7,} {LABELS[engine]:<14} {shown}",
-                  file=sys.stderr, flush=True)
-            if "error" in row and row.get("stderr"):
-                print(row["stderr"], file=sys.stderr)
+            row = run_row(workload, engine, python, size, args, rows)
+            if "result" in row and row["result"] != expected:
+                row["error"] = f"wrong result {row['result'][:40]}, expected {expected[:40]}"
+            if "version" in row:
+                versions.setdefault(engine, row["version"])
             rows.append(row)
     report = "\n".join(machine_header(versions, NOTES + notes) + [""] + tables(rows)) + "\n"
     print(report)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import platform
+from itertools import repeat
 
 ENGINES = ("plain", "dask", "prefect", "perfect_nb")
 LABELS = {
@@ -39,17 +40,19 @@ class NoFlow:
 
 
 def map_calls(args, kwargs):
-    """Yield ``(args, kwargs)`` per mapped item; ``Unmapped`` values repeat."""
-    mapped = [a for a in [*args, *kwargs.values()] if not isinstance(a, Unmapped)]
-    lengths = {len(a) for a in mapped}
-    if len(lengths) != 1:
-        raise ValueError(f"map needs sequences of one length, got lengths {sorted(lengths)}")
+    """Per-item ``(args, kwargs)`` pairs: sequences are zipped, ``Unmapped`` values repeat."""
+    mapped = [a for a in (*args, *kwargs.values()) if not isinstance(a, Unmapped)]
+    if len({len(a) for a in mapped}) != 1:
+        raise ValueError(f"map needs sequences of one length, got {[len(a) for a in mapped]}")
 
-    def pick(a, i):
-        return a.value if isinstance(a, Unmapped) else a[i]
+    def column(a):
+        return repeat(a.value) if isinstance(a, Unmapped) else a
 
-    for i in range(lengths.pop()):
-        yield [pick(a, i) for a in args], {k: pick(v, i) for k, v in kwargs.items()}
+    rows = zip(*map(column, args))
+    if not kwargs:
+        return zip(rows, repeat({}))
+    names = list(kwargs)
+    return ((a, dict(zip(names, k))) for a, k in zip(rows, zip(*map(column, kwargs.values()))))
 
 
 class PlainAPI:

@@ -17,12 +17,16 @@ STAMP = VENV / ".installed"
 LOG = HERE / ".prefect1-install.log"
 
 
-def _step(cmd, timeout):
-    """Run one install step, appending its output to LOG; raise on failure."""
+def _step(what, cmd, timeout):
+    """Run one install step, appending its output to LOG; raise RuntimeError on failure."""
     with LOG.open("a") as log:
         log.write(f"$ {' '.join(map(str, cmd))}\n")
         log.flush()
-        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=timeout)
+        try:
+            subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=True,
+                           timeout=timeout)
+        except (subprocess.SubprocessError, OSError) as exc:
+            raise RuntimeError(f"{what} failed ({type(exc).__name__})") from exc
 
 
 def ensure_prefect1() -> tuple[Path | None, str]:
@@ -31,16 +35,18 @@ def ensure_prefect1() -> tuple[Path | None, str]:
     wanted = REQUIREMENTS.read_text()
     if python.exists() and STAMP.exists() and STAMP.read_text() == wanted:
         return python, ""
-    print(f"installing Prefect 1.4.1 into {VENV.relative_to(HERE.parent)} (once; log in "
-          f"{LOG.relative_to(HERE.parent)})...", file=sys.stderr, flush=True)
+    print(f"installing Prefect 1.4.1 into {VENV} (first run only; log: {LOG})...",
+          file=sys.stderr, flush=True)
     LOG.write_text("")
     try:
-        _step([sys.executable, "-m", "venv", "--clear", VENV], 300)
-        _step([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-               "-r", REQUIREMENTS], 1200)
-        _step([python, "-c", "import prefect; from prefect import task, Flow, unmapped"], 300)
-    except (subprocess.SubprocessError, OSError) as exc:
-        tail = [ln for ln in LOG.read_text().splitlines() if ln.strip()][-3:]
-        return None, f"{exc}; last log lines: {' / '.join(tail)}"
+        _step("creating the venv", [sys.executable, "-m", "venv", "--clear", VENV], 300)
+        _step("pip install", [python, "-m", "pip", "install", "--quiet",
+                              "--disable-pip-version-check", "-r", REQUIREMENTS], 1200)
+        _step("importing prefect", [python, "-c", "from prefect import task, Flow, unmapped"],
+              300)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in LOG.read_text().splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith("ERROR")] or lines[-1:]
+        return None, f"{exc}: " + "; ".join(ln[:160] for ln in errors[-2:])
     STAMP.write_text(wanted)
     return python, ""

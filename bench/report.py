@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import platform
 
@@ -18,21 +19,23 @@ def machine_header(versions: dict[str, str], notes: list[str]) -> list[str]:
     except (OSError, StopIteration):
         pass
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    engines = ", ".join(f"{LABELS[e]} {v}" for e, v in versions.items())
+    engines = ", ".join(f"{'python' if e == 'plain' else e} {v}" for e, v in versions.items())
     lines = [
         "# perfect_nb benchmark",
         "",
         f"- date: {now}",
         f"- machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.machine()}",
-        f"- Python {platform.python_version()}; engines: {engines}",
+        f"- Python {platform.python_version()} ({platform.python_implementation()}); "
+        f"measured versions: {engines}",
     ]
     return lines + [f"- {note}" for note in notes]
 
 
 def _num(x: float) -> str:
-    if abs(x) >= 100:
+    """Three significant digits, never in exponent notation: 0.000123, 1.23, 12,345."""
+    if x == 0 or abs(x) >= 100:
         return f"{x:,.0f}"
-    return f"{x:.3g}" if abs(x) < 1 else f"{x:.2f}"
+    return f"{x:.{2 - math.floor(math.log10(abs(x)))}f}"
 
 
 def _overhead(rows, workload, engine):
@@ -54,20 +57,20 @@ def _ratio(rows, workload, engine):
 def tables(rows: list[dict]) -> list[str]:
     """The results table and the ratio table, as Markdown lines."""
     out = [
-        "| workload | n | engine | seconds | overhead µs/task | peak RSS MB | import s |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| workload | n | engine | seconds | overhead µs/task | peak RSS MB | import s | runs |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         head = f"| {r['workload']} | {r['size']:,} | {LABELS[r['engine']]} |"
         if "skipped" in r:
-            out.append(f"{head} {r['skipped']} | | | |")
+            out.append(f"{head} {r['skipped']} | | | | |")
         elif "error" in r:
-            out.append(f"{head} error: {r['error'][:120].replace('|', '/')} | | | |")
+            out.append(f"{head} error: {r['error'][:120].replace('|', '/')} | | | | |")
         else:
             over = _overhead(rows, r["workload"], r["engine"])
             over_s = "—" if r["engine"] == "plain" or over is None else _num(over)
             out.append(f"{head} {_num(r['seconds'])} | {over_s} | {r['rss_mb']:.0f} "
-                       f"| {_num(r['import_s'])} |")
+                       f"| {r['import_s']:.2f} | {r['repeats']} |")
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     out += [
         "",

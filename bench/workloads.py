@@ -97,7 +97,7 @@ WORKLOADS = {
         Workload("chain", chain, 1_000, 50, about="1,000 dependent tasks"),
         Workload("fan_in", fan_in, 2_000, 100, about="2,000 independent tasks + sum"),
         Workload("map_5k", map_reduce, 5_000, 200, about="map over 5,000 + sum"),
-        Workload("map_100k", map_reduce, 100_000, 1_000, repeats=1, slow=("prefect",),
+        Workload("map_100k", map_reduce, 100_000, 1_000, repeats=1, slow=("prefect", "dask"),
                  about="map over 100,000 + sum"),
     ]
 }

@@ -4,19 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
-try:
-    from perfect_nb import Flow, task  # noqa: F401
 
-    PERFECT_NB_MISSING = ""
-except ImportError as exc:
-    PERFECT_NB_MISSING = f"perfect_nb's Flow/task cannot be imported yet: {exc}"
-
-
-@pytest.mark.skipif(bool(PERFECT_NB_MISSING), reason=PERFECT_NB_MISSING)
 def test_quick_chain_reports_a_perfect_nb_time(tmp_path):
     out = tmp_path / "results.md"
     cmd = [sys.executable, "-m", "bench", "--quick", "--engines", "plain,perfect_nb",
