@@ -19,7 +19,6 @@ it: it copies the task, binds the arguments as edges and returns the copy.
 
 from __future__ import annotations
 
-import copy as _copy
 import datetime as _dt
 import functools
 import inspect
@@ -248,7 +247,8 @@ class Task:
     def copy(self, **task_args: Any) -> "Task":
         """A new task with the same settings (``task_args`` override some);
         inside a ``tags(...)`` block the copy gets those tags too."""
-        new = _copy.copy(self)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
         new.slug = None
         new._auto_slug = False
         new.tags = self.tags | set(_context.current().get("tags", ()))
@@ -273,11 +273,16 @@ class Task:
         """Bind arguments to this task (not a copy) in the active flow or ``flow=``."""
         flow = _require_flow(flow, self, "bind")
         bound = self.signature.bind(self.name, args, kwargs)
-        missing = self.signature.missing(set(bound) | flow._bound_keys(self))
+        missing = [name for name in self.signature.required if name not in bound]
+        if missing:  # an edge or constant bound earlier may provide them
+            missing = self.signature.missing(set(bound) | flow._bound_keys(self))
         if missing:
             raise TypeError(f"Task {self.name!r} is missing a value for argument(s) {missing}: pass them when calling it.")
         keyword_tasks = {}
         for key, value in bound.items():
+            if isinstance(value, Task):
+                keyword_tasks[key] = (value, mapped, False)
+                continue
             value, flags = _unwrap(value)
             is_mapped = flags.get("mapped", mapped)
             value = as_task(value, flow=flow) if (is_mapped or _contains_task(value)) else value
@@ -452,10 +457,10 @@ def _contains_task(value: Any) -> bool:
 def as_task(value: Any, flow: Any = None) -> Task:
     """A Task for ``value``: tasks as they are, collections holding tasks as a
     collection task, anything else as a Constant task."""
-    from perfect_nb.tasks.core import collections, constants
-
     if isinstance(value, Task):
         return value
+    from perfect_nb.tasks.core import collections, constants
+
     if isinstance(value, EdgeAnnotation):
         value = value.value
     if _contains_task(value):
