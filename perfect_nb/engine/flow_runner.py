@@ -276,12 +276,12 @@ class _FlowRun:
             base = {**base, **extra}
         emit = _Emitter(self.sink, task.slug, node.run_id, node.index) if self.sink is not None else None
         self.inflight += 1
-        self.executor.submit_then(
-            lambda future, node=node: self.queue.put((_DONE, node, future)),
-            node.runner.run, node.state, upstream,
-            inputs=self.flow.constants.get(task), map_index=node.index, task_run_id=node.run_id,
-            emit=emit, base_context=base,
-        )
+        args = (node.runner.run, node.state, upstream)
+        kwargs = dict(inputs=self.flow.constants.get(task), map_index=node.index, task_run_id=node.run_id, emit=emit, base_context=base)
+        if self.executor.runs_inline:  # done already: no need to go through the queue
+            self._done(node, self.executor.submit(*args, **kwargs))
+        else:
+            self.executor.submit_then(lambda future, node=node: self.queue.put((_DONE, node, future)), *args, **kwargs)
 
     def _done(self, node: _Node, future: Any) -> None:
         self.inflight -= 1

@@ -24,6 +24,9 @@ class Executor:
     """
 
     max_inflight: int | None = None
+    #: True when ``submit`` has run the task by the time it returns, in the calling
+    #: thread; the flow runner then handles the result at once, not through its queue.
+    runs_inline: bool = False
 
     @contextlib.contextmanager
     def start(self) -> Iterator[None]:

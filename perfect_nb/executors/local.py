@@ -38,6 +38,7 @@ class LocalExecutor(Executor):
     """
 
     max_inflight = 1
+    runs_inline = True
 
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> _Done:
         """Call ``fn`` now; an error is kept in the future, as other executors do (interrupts propagate)."""
