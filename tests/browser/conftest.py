@@ -63,6 +63,20 @@ def screenshots(tmp_path_factory):
     return tmp_path_factory.mktemp("screenshots")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a browser test fails, save the whole window and name it (and the server log) in the report."""
+    report = yield
+    page = item.funcargs.get("nb") if call.when == "call" and report.failed else None
+    if page is not None:
+        try:
+            shot = page.screenshot(f"FAILED-{item.name}")
+        except Exception as exc:  # the page may be what broke
+            shot = f"(no screenshot: {exc})"
+        report.sections.append(("browser", f"window: {shot}\nJupyterLab log: {page.server.log}"))
+    return report
+
+
 @pytest.fixture
 def nb(context, lab_server, screenshots):
     """A fresh JupyterLab page; afterwards it is closed and every kernel session deleted."""

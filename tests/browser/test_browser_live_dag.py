@@ -50,8 +50,8 @@ def test_live_dag_colours_follow_the_run(nb):
             continue
         started = timeline.first(slug, "Running")
         for up in upstream[slug]:  # dependency order: a task turns blue only once its upstream are green
-            finished = timeline.first(up, "Success")
-            assert finished is not None and finished < started, f"{slug} ran before {up} finished:\n{timeline}"
+            finished = timeline.first(up, "Success")  # (both may change in one update of the drawing)
+            assert finished is not None and finished <= started, f"{slug} ran before {up} finished:\n{timeline}"
 
     final = timeline.final
     assert [s for s in tasks if final[s] == "Failed"] == [FAILED], f"the failing task must end red (#eb0000): {final}"
