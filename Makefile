@@ -26,6 +26,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.cache
 
 clean:
 	rm -rf $(VENV) bench/.prefect1-venv

@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections import Counter
@@ -84,6 +85,26 @@ def _stripes(box: tuple[float, float, float, float], stripes: list[tuple[str, fl
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=32)
+def _layout(dot: str) -> list[Any]:
+    """Render ``dot`` once and split the SVG into fixed text and redrawable nodes.
+
+    Cached by the DOT text: re-running a cell whose graph did not change costs no
+    Graphviz call (the pieces are never mutated).
+    """
+    svg = render_svg(dot)
+    pieces: list[Any] = []
+    last = 0
+    for match in _NODE.finditer(svg):
+        pieces.append(svg[last:match.start()])
+        slug = html.unescape(match.group(2))
+        head = match.group(1) + match.group(2) + match.group(3)
+        pieces.append((slug, _Node(head, match.group(4), match.group(5))))
+        last = match.end()
+    pieces.append(svg[last:])
+    return pieces
+
+
 class LiveSvg:
     """Lay ``flow`` out once; ``render(states, progress)`` returns the SVG with current colours.
 
@@ -94,16 +115,7 @@ class LiveSvg:
     def __init__(self, flow: Any, horizontal: bool = False) -> None:
         self.mapped = {t.slug for t in flow.tasks if any(e.mapped for e in flow.edges_to(t))}
         self.names = {t.slug: t.name for t in flow.tasks}
-        svg = render_svg(self._layout_dot(flow, horizontal))
-        self._pieces: list[Any] = []
-        last = 0
-        for match in _NODE.finditer(svg):
-            self._pieces.append(svg[last:match.start()])
-            slug = html.unescape(match.group(2))
-            head = match.group(1) + match.group(2) + match.group(3)
-            self._pieces.append((slug, _Node(head, match.group(4), match.group(5))))
-            last = match.end()
-        self._pieces.append(svg[last:])
+        self._pieces = _layout(self._layout_dot(flow, horizontal))
 
     def _layout_dot(self, flow: Any, horizontal: bool) -> str:
         dot = to_dot(flow, horizontal=horizontal)
