@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from jlab import CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookPage, copy_notebooks
+from . import fixture_notebooks
+from .jlab import CHROMIUM, CHROMIUM_ARGS, LabServer, NotebookPage, copy_notebooks
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_server(tmp_path_factory):
     """JupyterLab serving a temporary copy of notebooks/ plus the tests' own notebooks."""
-    import fixture_notebooks
-
     base = tmp_path_factory.mktemp("lab")
     root = base / "notebooks"
     copy_notebooks(REPO / "notebooks", root)
@@ -33,7 +32,7 @@ def lab_server(tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -45,7 +44,7 @@ def browser():
             browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def context(browser):
     """One browser context for the run, so JupyterLab's scripts come from its cache after the first page."""
     docs = bool(os.environ.get("PERFECT_NB_DOCS_SCREENSHOT"))  # a sharper picture for the README

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-import fixture_notebooks
-from jlab import skip_without_browser
+from . import fixture_notebooks
+from .jlab import skip_without_browser
 
 skip_without_browser()
 

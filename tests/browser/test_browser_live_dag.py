@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from jlab import skip_without_browser
+from .jlab import skip_without_browser
 
 skip_without_browser()
 

@@ -1,0 +1,1 @@
+"""Browser tests of the notebook layer (JupyterLab + Playwright + Debian Chromium)."""
