@@ -43,7 +43,8 @@ def test_live_dag_colours_follow_the_run(nb):
     assert len(tasks) >= 4 and graph["edges"], graph
     for slug in tasks:
         history = timeline.history(slug)
-        assert history[0] == "Pending" and history[-1] in DONE, f"{slug}: {history}\n{timeline}"
+        # (a first task may already run when the widget first draws: its Pending can be gone)
+        assert history[-1] in DONE and (history[0] == "Pending" or not upstream[slug]), f"{slug}: {history}\n{timeline}"
         if history[-1] in ("Success", "Failed"):  # it ran: blue, then its final colour
             assert "Running" in history[:-1], f"{slug} never showed Running (#3d67ff): {history}\n{timeline}"
         if "Running" not in history:
@@ -59,8 +60,8 @@ def test_live_dag_colours_follow_the_run(nb):
     assert timeline.history(NEVER_RAN) == ["Pending", "TriggerFailed"]
     assert all(final[s] == "Success" for s in tasks if s not in (FAILED, NEVER_RAN)), final
     # The retried task: its failed attempt is Failed then Retrying (Prefect 1), so the red may flash.
-    retried = [s for s in timeline.history(RETRIED) if s != "Failed"]
-    assert retried == ["Pending", "Running", "Retrying", "Running", "Success"], f"{retried}\n{timeline}"
+    retried = [s for s in timeline.history(RETRIED) if s not in ("Pending", "Failed")]
+    assert retried == ["Running", "Retrying", "Running", "Success"], f"{timeline.history(RETRIED)}\n{timeline}"
 
     # Clicking the failed node shows its state and error message under the graph.
     view = nb.view("dag")
