@@ -380,6 +380,7 @@ class DaskExecutor(Executor):
         name = task.slug if task is not None else getattr(fn, "__name__", "call")
         future = self.client.submit(
             _run_remote, call_id, payload, key=f"{name}-{uuid.uuid4().hex[:12]}", pure=False,
+            priority=call_id,  # newest first, like the flow runner's ready queue: depth-first
             resources=_resources(task.tags) if task is not None else None,
         )
         with self._lock:
