@@ -238,11 +238,11 @@ def test_mapping_chained_map_reduce_and_a_failed_child(make_executor):
 
 def test_chained_maps_run_depth_first(make_executor):
     with Flow("depth first") as flow:
-        first = nap.map(list(range(12)))
+        first = nap.map(list(range(24)))
         second = nap.map(first)
     events = []
     state = flow.run(executor=make_executor(), listeners=[events.append])
-    assert state.is_successful() and state.result[second].result == list(range(12))
+    assert state.is_successful() and state.result[second].result == list(range(24))
     started_second = min(e.timestamp for e in events if e.task is second and e.map_index is not None and e.new_state.is_running())
     last_first = max(e.timestamp for e in events if e.task is first and e.map_index is not None and e.new_state.is_successful())
     assert started_second < last_first, "the second map must start before the first one is done"

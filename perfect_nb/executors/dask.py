@@ -301,8 +301,10 @@ class DaskExecutor(Executor):
         if isinstance(cls, str):
             cls = _import(cls)
         kwargs = dict(self.cluster_kwargs)
-        if cls is LocalCluster and not self.debug:
-            kwargs.setdefault("silence_logs", logging.CRITICAL)
+        if cls is LocalCluster:
+            kwargs.setdefault("dashboard_address", ":0")  # a free port: 8787 may be taken
+            if not self.debug:
+                kwargs.setdefault("silence_logs", logging.CRITICAL)
         cluster = cls(**kwargs)
         if self.adapt_kwargs is not None:
             cluster.adapt(**self.adapt_kwargs)
