@@ -91,6 +91,43 @@ def map_reduce(api, n):
     return flow, result
 
 
+def sleepy_fan_in(api, n):
+    """``n`` independent tasks that each sleep 10 ms, then a count."""
+    import time
+
+    @api.task
+    def nap(i):
+        time.sleep(0.01)
+        return i
+
+    @api.task
+    def count(xs):
+        return len(xs)
+
+    with api.Flow("sleepy_fan_in") as flow:
+        result = count([nap(i) for i in range(n)])
+    return flow, result
+
+
+def cpu_bound(api, n):
+    """``n`` pure-Python CPU-bound tasks of about 0.5 s each, then a sum."""
+
+    @api.task
+    def burn(i):
+        x = 0
+        for k in range(6_000_000):
+            x += k ^ i
+        return x
+
+    @api.task
+    def total(xs):
+        return sum(xs)
+
+    with api.Flow("cpu_bound") as flow:
+        result = total([burn(i) for i in range(n)])
+    return flow, result
+
+
 WORKLOADS = {
     w.name: w
     for w in [
@@ -99,5 +136,14 @@ WORKLOADS = {
         Workload("map_5k", map_reduce, 5_000, 200, about="map over 5,000 + sum"),
         Workload("map_100k", map_reduce, 100_000, 1_000, repeats=1, slow=("prefect", "dask"),
                  about="map over 100,000 + sum"),
+        Workload("sleep_200_threads8", sleepy_fan_in, 200, 50, executor=Executor("threads", 8),
+                 about="200 tasks sleeping 10 ms, 8 threads (ideal 0.25 s)"),
+        Workload("fan_in_threads8", fan_in, 2_000, 100, executor=Executor("threads", 8),
+                 about="2,000 tiny tasks on 8 threads: per-task overhead"),
+        Workload("cpu_8_local", cpu_bound, 8, 2, repeats=1, about="8 CPU-bound tasks of ~0.5 s, one thread"),
+        Workload("cpu_8_processes2", cpu_bound, 8, 2, repeats=1, executor=Executor("processes", 2),
+                 about="the same on 2 processes"),
+        Workload("cpu_8_distributed2", cpu_bound, 8, 2, repeats=1, executor=Executor("distributed", 2),
+                 about="the same on a 2-worker dask.distributed cluster"),
     ]
 }
