@@ -270,6 +270,8 @@ class TaskRunner:
 
     def check_for_retry(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
         """A failure with retries left becomes Retrying; the flow runner re-runs it when due."""
+        if type(state) is Success:  # the common case pays one check
+            return state
         task = self.task
         run_count = ctx["task_run_count"]
         delay = task.retry_delay or _dt.timedelta(0)
