@@ -232,6 +232,8 @@ def check_targets(flow: Any, extra_context: dict | None = None) -> None:
     known = _KNOWN_CONTEXT | params | set(extra_context or ())
     for task in flow.tasks:
         result = task.result if task.result is not None else flow.result
+        if task.target is None and result is None:  # nothing to check: most tasks
+            continue
         inputs = set(task.signature.names) | {e.key for e in flow.edges_to(task)} | set(flow.constants.get(task, ()))
         if isinstance(task.target, str):
             _check_template("target", task, task.target, known, params, inputs)

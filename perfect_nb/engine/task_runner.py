@@ -44,6 +44,9 @@ _SKIP_MESSAGE = (
 )
 
 
+_PACKAGE_LOGGER = logging.getLogger("perfect_nb")  # task loggers are its children
+
+
 class TaskTimeoutError(Exception):
     """Raised inside a task's thread when it runs past its ``timeout``."""
 
@@ -65,11 +68,14 @@ class TaskRunner:
         self.state_handlers = list(state_handlers or [])
         self.handlers = self.task_handlers + self.state_handlers  # empty: transitions skip the handler step
         self.trigger = task.trigger or all_successful
-        self.logger = logging.getLogger(f"perfect_nb.Task: {task.name}")
         self.hooks = hooks_for(task, flow_result)  # result reuse and checkpointing steps
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.task.name}>"
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(f"perfect_nb.Task: {self.task.name}")
 
     # --- entry point -------------------------------------------------------
     def run(
@@ -97,7 +103,7 @@ class TaskRunner:
         elif context:
             base_context = {**base_context, **context}
         ctx = self._context(base_context, state, map_index, task_run_id)
-        debug = self.logger.isEnabledFor(logging.DEBUG)
+        debug = _PACKAGE_LOGGER.isEnabledFor(logging.DEBUG)
         if debug:
             self.logger.debug("Task %r: Starting task run from state %s.", ctx["task_full_name"], state.type)
         token = _context.set_run_context(ctx)
