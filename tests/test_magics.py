@@ -114,11 +114,6 @@ def test_failing_task_is_a_failed_state_not_an_error(ip, run_cell):
 
 
 def test_threads_executor_from_the_magic(ip, run_cell):
-    pytest.importorskip("distributed")
-    from perfect_nb import executors
-
-    if not hasattr(executors, "LocalDaskExecutor"):
-        pytest.skip("the Dask executors are not in this build")
     run_cell(TASKS)
     ip.run_cell_magic("perfect_flow", "etl --executor threads", "total = add(double(1), double(2))\n")
     assert ip.user_ns["etl"].last_run.result[ip.user_ns["total"]].result == 6

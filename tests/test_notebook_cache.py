@@ -315,10 +315,6 @@ def test_one_object_held_by_several_tasks_is_counted_once():
 
 
 def test_the_cache_works_with_the_threads_executor(nb):
-    from perfect_nb import executors
-
-    if not hasattr(executors, "LocalDaskExecutor"):
-        pytest.skip("the Dask executors are not in this build")
     assert len(run_flow(nb, "etl --executor threads")[0]) == 6
     ran, info = run_flow(nb, "etl --executor threads")
     assert ran == [] and all(reason == "cached" for _, reason, _ in info.values())
