@@ -44,3 +44,13 @@ def perfect_nb_log(caplog):
         yield caplog
     finally:
         logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
+def fresh_cache_for_caches():
+    """Forget every Prefect-1 style ``cache_for`` result before and after the test."""
+    from perfect_nb.engine.persistence import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()

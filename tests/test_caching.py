@@ -21,7 +21,6 @@ from perfect_nb import Flow, Parameter, task
 from perfect_nb.engine.cache_validators import (
     all_inputs, all_parameters, duration_only, never_use, partial_inputs_only,
 )
-from perfect_nb.engine.persistence import clear_caches
 from perfect_nb.engine.state import Cached, Failed, Mapped
 from perfect_nb.engine.task_runner import TaskRunner
 from perfect_nb.executors import Executor
@@ -32,11 +31,7 @@ HIT = [("Pending", "Cached")]
 STALE_WARNING = "reused a cached result computed from different inputs"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    clear_caches()
-    yield
-    clear_caches()
+pytestmark = pytest.mark.usefixtures("fresh_cache_for_caches")
 
 
 

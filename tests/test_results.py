@@ -21,7 +21,6 @@ import pytest
 
 from perfect_nb import Flow, Parameter, Task, task
 from perfect_nb.engine import results as results_module
-from perfect_nb.engine.persistence import clear_caches
 from perfect_nb.engine.results import (
     JSONSerializer, LocalResult, PandasSerializer, PickleSerializer, PrefectResult, Result, Serializer,
     template_fields,
@@ -33,11 +32,7 @@ HIT = [("Pending", "Cached")]
 DAY = dt.datetime(2024, 3, 5, 12, 0, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    clear_caches()
-    yield
-    clear_caches()
+pytestmark = pytest.mark.usefixtures("fresh_cache_for_caches")
 
 
 
@@ -129,8 +124,8 @@ def test_serializers_compare_by_type_and_options():
     assert JSONSerializer() != PickleSerializer()
     assert PandasSerializer("csv") == PandasSerializer("csv")
     assert PandasSerializer("csv") != PandasSerializer("parquet")
-    with pytest.raises(NotImplementedError):
-        Serializer().serialize(1)
+    with pytest.raises(TypeError, match="abstract"):
+        Serializer()
 
 
 # --- template_fields ----------------------------------------------------------
@@ -307,7 +302,7 @@ def test_prefect_result_with_pickle_and_bad_locations():
 def test_base_result_is_abstract_and_formats():
     r = Result(location="{a}-{b}.pkl")
     assert r.format(a=1, b=2).location == "1-2.pkl" and r.location == "{a}-{b}.pkl"
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError, match="use LocalResult"):
         r.write(1)
     assert repr(r) == "<Result: '{a}-{b}.pkl'>"
 

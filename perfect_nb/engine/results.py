@@ -70,13 +70,20 @@ class Result:
         return f"{uuid.uuid4()}.prefect_result"
 
     def read(self, location: str) -> "Result":
-        raise NotImplementedError
+        """A copy holding the value stored at ``location``."""
+        raise self._no_storage()
 
     def write(self, value: Any, **kwargs: Any) -> "Result":
-        raise NotImplementedError
+        """Store ``value``; return a copy whose ``location`` says where."""
+        raise self._no_storage()
 
     def exists(self, location: str, **kwargs: Any) -> bool:
-        raise NotImplementedError
+        """Whether a value is stored at ``location``."""
+        raise self._no_storage()
+
+    def _no_storage(self) -> TypeError:
+        # Prefect 1 lets the base class be built (for its location and format), not stored to
+        return TypeError(f"{type(self).__name__} has no storage: use LocalResult(dir=...) or PrefectResult().")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.location!r}>"

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import abc
 import io
 import json
 from typing import Any
@@ -13,14 +14,16 @@ from typing import Any
 __all__ = ["JSONSerializer", "PandasSerializer", "PickleSerializer", "Serializer"]
 
 
-class Serializer:
+class Serializer(abc.ABC):
     """Base class: ``serialize(value) -> bytes`` and ``deserialize(bytes) -> value``."""
 
+    @abc.abstractmethod
     def serialize(self, value: Any) -> bytes:
-        raise NotImplementedError
+        """The bytes that stand for ``value``."""
 
+    @abc.abstractmethod
     def deserialize(self, data: bytes) -> Any:
-        raise NotImplementedError
+        """The value ``data`` stands for."""
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.__dict__ == other.__dict__

@@ -10,13 +10,14 @@ and ``submit``; they may override ``submit_then`` and ``event_sink``.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from typing import Any, Callable, Iterator
 
 __all__ = ["Executor"]
 
 
-class Executor:
+class Executor(abc.ABC):
     """Base class of executors.
 
     ``max_inflight`` caps how many task runs the flow runner hands over at
@@ -33,9 +34,9 @@ class Executor:
         """Set up resources (pools, clusters) for one flow run."""
         yield
 
+    @abc.abstractmethod
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)``; return a future with ``result()`` and ``add_done_callback``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement submit().")
 
     def wait(self, futures: Any) -> Any:
         """Resolve futures (a single one, or a list) to their results."""

@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import abc
 from datetime import datetime, timedelta, tzinfo
 from typing import Iterable, Iterator
 
@@ -43,7 +44,7 @@ __all__ = ["Clock", "ClockEvent", "CronClock", "DatesClock", "IntervalClock"]
 DEFAULT_START = datetime(2019, 1, 1, tzinfo=UTC)
 
 
-class Clock:
+class Clock(abc.ABC):
     """Base class for clocks.
 
     Parameters
@@ -80,9 +81,9 @@ class Clock:
         self.parameter_defaults = dict(parameter_defaults or {})
         self.labels = list(labels or [])
 
+    @abc.abstractmethod
     def events(self, after: datetime | None = None) -> Iterator[ClockEvent]:
         """Yield :class:`ClockEvent` objects in time order, strictly after ``after``."""
-        raise NotImplementedError("Clock subclasses must implement events()")
 
     def _bounded(self) -> bool:
         return self.start_date is not None and self.end_date is not None

@@ -33,6 +33,7 @@ True
 
 from __future__ import annotations
 
+import abc
 import html
 import json
 import logging
@@ -249,7 +250,7 @@ def _state_classes(value: StateClasses, arg: str) -> tuple:
     return tuple(items)
 
 
-class _Notifier:
+class _Notifier(abc.ABC):
     """A state handler with its settings bound. Subclasses implement ``_send``."""
 
     channel = "notification"
@@ -283,11 +284,13 @@ class _Notifier:
                 )
         return new_state
 
+    @abc.abstractmethod
     def _send(self, tracked_obj: Any, old_state: Optional[State], new_state: State) -> None:
-        raise NotImplementedError
+        """Deliver the message; raise on any failure (the caller logs it)."""
 
+    @abc.abstractmethod
     def _target(self) -> str:
-        raise NotImplementedError
+        """Where messages go, safe to show in a log line."""
 
     def _scrub(self, text: str) -> str:
         """Remove secrets from ``text`` before it is logged."""
