@@ -385,6 +385,22 @@ def test_a_task_that_keeps_killing_dask_workers_fails_naming_the_worker():
     assert executor.cluster is None and executor.client is None
 
 
+def test_tasks_the_scheduler_refuses_fail_instead_of_hanging(cluster, monkeypatch):
+    import distributed
+
+    def refuse(self, *args, **kwargs):
+        raise TypeError("Could not serialize object of type _MapExpr")
+
+    monkeypatch.setattr(distributed.Client, "map", refuse)
+    with Flow("refused") as flow:
+        first = one()
+        after = add(first, 1)
+    state = flow.run(executor=DaskExecutor(cluster.scheduler_address))
+    assert state.is_failed() and state.result[first].is_failed()
+    assert "Could not serialize" in state.result[first].message
+    assert state.result[after].is_failed()  # refused too, or TriggerFailed: never left pending
+
+
 @task(tags=["dask-resource:GPU=1"])
 def gpu_free():
     from distributed import get_worker

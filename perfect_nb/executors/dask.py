@@ -30,7 +30,7 @@ import os
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import cloudpickle
 
@@ -160,6 +160,8 @@ class _Calls(threading.local):
 
 
 _calls = _Calls()
+# one topic per process: the scheduler keeps the last events of every topic it saw
+_TOPIC = f"perfect_nb-events-{uuid.uuid4().hex}"
 
 
 def _run_remote(call_id: int, payload: bytes) -> tuple[bytes, int]:
@@ -236,6 +238,16 @@ def _resources(tags: Any) -> dict | None:
     return found or None
 
 
+class _Call(NamedTuple):
+    """One task run waiting to be sent to the scheduler."""
+
+    call_id: int
+    key: str
+    payload: bytes
+    resources: dict | None
+    callback: Callable[[Any], None]
+
+
 class DaskExecutor(Executor):
     """Run each task on a dask.distributed cluster.
 
@@ -282,9 +294,12 @@ class DaskExecutor(Executor):
         self.debug = debug
         self.client: Any = None
         self.cluster: Any = None
-        self._topic = f"perfect_nb-events-{uuid.uuid4().hex}"
+        self._topic = _TOPIC
         self._relay: _Relay | None = None
         self._futures: set = set()
+        self._outbox: list[_Call] = []
+        self._bursts = 0
+        self._run_token = uuid.uuid4().hex[:8]
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._interrupted = False
@@ -339,10 +354,11 @@ class DaskExecutor(Executor):
                     self.cancel_pending()
 
     def _inflight_cap(self) -> int:
-        # each run costs a few network round trips: keep more in flight than on a
-        # local pool, still few enough that chained maps go depth-first
+        # each run costs a few network round trips and the scheduler handles
+        # bigger batches more cheaply per task: keep more in flight than on a local
+        # pool, still few enough that chained maps go depth-first
         threads = sum(self.client.nthreads().values())
-        cap = max(4 * threads, 16)
+        cap = max(16 * threads, 64)
         if self.adapt_kwargs is not None:
             # an adaptive cluster only grows when the scheduler sees queued work
             cap = max(cap, 2 * int(self.adapt_kwargs.get("maximum", 0) or 0), 64)
@@ -377,17 +393,46 @@ class DaskExecutor(Executor):
             payload = self._pickler.dumps(fn, args, kwargs)
         except SerializationError as exc:
             return callback(Raised(exc))
-        call_id = next(self._ids)
         task = getattr(getattr(fn, "__self__", None), "task", None)
+        call_id = next(self._ids)
         name = task.slug if task is not None else getattr(fn, "__name__", "call")
-        future = self.client.submit(
-            _run_remote, call_id, payload, key=f"{name}-{uuid.uuid4().hex[:12]}", pure=False,
-            priority=call_id,  # newest first, like the flow runner's ready queue: depth-first
-            resources=_resources(task.tags) if task is not None else None,
-        )
+        call = _Call(call_id, f"{name}-{self._run_token}-{call_id}", payload, _resources(task.tags) if task is not None else None, callback)
         with self._lock:
-            self._futures.add(future)
-        self.client.loop.add_callback(self._watch, self.client, future, call_id, callback)
+            self._outbox.append(call)
+            if len(self._outbox) > 1:
+                return  # a flush is scheduled already and will take this call too
+        self.client.loop.add_callback(self._flush)
+
+    def _flush(self) -> None:
+        """Send every call waiting in the outbox: one scheduler message per resource set.
+
+        Runs on the client's event loop. A burst of submissions (a mapped task
+        expanding, a fan-out becoming ready) costs one message instead of one
+        per task; newer bursts get a higher priority, so chained maps go depth-first.
+        """
+        with self._lock:
+            calls, self._outbox = self._outbox, []
+        client = self.client
+        if client is None or not calls:
+            return
+        self._bursts += 1
+        groups: dict = {}
+        for call in calls:
+            groups.setdefault(tuple(sorted(call.resources.items())) if call.resources else (), []).append(call)
+        for resources, group in groups.items():
+            try:
+                futures = client.map(
+                    _run_remote, [c.call_id for c in group], [c.payload for c in group],
+                    key=[c.key for c in group], pure=False, priority=self._bursts, resources=dict(resources) or None,
+                )
+            except BaseException as exc:  # the flow runner turns it into Failed states
+                for call in group:
+                    call.callback(Raised(exc))
+                continue
+            with self._lock:
+                self._futures.update(futures)
+            for call, future in zip(group, futures):
+                asyncio.ensure_future(self._watch(client, future, call.call_id, call.callback))
 
     async def _watch(self, client: Any, future: Any, call_id: int, callback: Callable[[Any], None]) -> None:
         """Wait for ``future`` on the client's event loop (results are fetched concurrently)."""
@@ -424,6 +469,7 @@ class DaskExecutor(Executor):
         self._interrupted = True
         with self._lock:
             futures, self._futures = list(self._futures), set()
+            self._outbox.clear()  # never sent: the flow runner marks them Cancelled
         if futures and self.client is not None:
             with contextlib.suppress(Exception):
                 self.client.cancel(futures, force=True)
