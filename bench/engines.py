@@ -105,6 +105,11 @@ class DaskAPI:
         return DaskTask(self.dask.delayed(fn, pure=False))
 
     def run(self, flow, handle, executor):
+        if executor.kind == "cluster":
+            from distributed import Client
+
+            with Client(executor.address) as client:
+                return client.compute(handle).result()
         if executor.kind == "distributed":
             from distributed import Client, LocalCluster
 
@@ -129,6 +134,8 @@ class FlowAPI:
         if executor.kind == "local":
             return None  # the default: LocalExecutor
         executors = importlib.import_module(f"{self.name}.executors")
+        if executor.kind == "cluster":
+            return executors.DaskExecutor(address=executor.address)
         if executor.kind == "distributed":
             kwargs = {"n_workers": executor.workers, "threads_per_worker": 1}
             return executors.DaskExecutor(cluster_kwargs=kwargs)

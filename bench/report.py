@@ -47,6 +47,16 @@ def _overhead(rows, workload, engine):
     return (row["seconds"] - plain["seconds"]) / row["size"] * 1e6
 
 
+def _cluster_rss(row) -> str:
+    """'scheduler 95; workers 88, 87' for a workload on a running cluster, else ''."""
+    peaks = row.get("cluster_rss_mb")
+    if not peaks:
+        return ""
+    workers = ", ".join("?" if w is None else f"{w:.0f}" for w in peaks["workers"])
+    scheduler = "?" if peaks["scheduler"] is None else f"{peaks['scheduler']:.0f}"
+    return f"scheduler {scheduler}; workers {workers}"
+
+
 def _ratio(rows, workload, engine):
     mine, ours = _overhead(rows, workload, engine), _overhead(rows, workload, "perfect_nb")
     if mine is None or ours is None or ours <= 0:
@@ -57,20 +67,21 @@ def _ratio(rows, workload, engine):
 def tables(rows: list[dict]) -> list[str]:
     """The results table and the ratio table, as Markdown lines."""
     out = [
-        "| workload | n | engine | seconds | overhead µs/task | peak RSS MB | import s | runs |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "| workload | n | engine | seconds | overhead µs/task | peak RSS MB | import s | runs "
+        "| cluster peak RSS MB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         head = f"| {r['workload']} | {r['size']:,} | {LABELS[r['engine']]} |"
         if "skipped" in r:
-            out.append(f"{head} {r['skipped']} | | | | |")
+            out.append(f"{head} {r['skipped']} | | | | | |")
         elif "error" in r:
-            out.append(f"{head} error: {r['error'][:120].replace('|', '/')} | | | | |")
+            out.append(f"{head} error: {r['error'][:120].replace('|', '/')} | | | | | |")
         else:
             over = _overhead(rows, r["workload"], r["engine"])
             over_s = "—" if r["engine"] == "plain" or over is None else _num(over)
             out.append(f"{head} {_num(r['seconds'])} | {over_s} | {r['rss_mb']:.0f} "
-                       f"| {r['import_s']:.2f} | {r['repeats']} |")
+                       f"| {r['import_s']:.2f} | {r['repeats']} | {_cluster_rss(r)} |")
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
     out += [
         "",

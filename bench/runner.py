@@ -2,12 +2,15 @@
 
 The child imports the engine (timed separately), runs the workload REPEATS times, each
 timed from building the flow to the end of ``flow.run()``, and prints one JSON line
-prefixed with ``MARK``: best and all times, peak RSS of the process, result, versions.
+prefixed with ``MARK``: best and all times, peak RSS of the process (and of the
+scheduler and workers of a ``cluster`` workload, started before the timing), result, versions.
 ``measure`` is the parent side: it starts that child and parses its line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -22,14 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 QUIET = {"PREFECT__LOGGING__LEVEL": "ERROR", "PERFECT_NB_LOGGING_LEVEL": "ERROR"}
 
 
-def run_once(api, workload, size):
-    """Build and run the workload once; return the checked result."""
+def run_once(api, workload, size, executor=None):
+    """Build and run the workload once (on ``executor``, default the workload's); return its result."""
     flow, handle = workload.fn(api, size)
-    return api.run(flow, handle, workload.executor)
+    return api.run(flow, handle, executor or workload.executor)
 
 
 def child(engine, name, size, repeats):
     """Measure in this process and print the result line."""
+    from bench.cluster import running_cluster
     from bench.engines import make_api
     from bench.workloads import WORKLOADS
 
@@ -37,15 +41,21 @@ def child(engine, name, size, repeats):
     start = time.perf_counter()
     api = make_api(engine)
     import_s = time.perf_counter() - start
-    for _ in range(workload.warmup):
-        run_once(api, workload, size)
-    times, value = [], None
-    for _ in range(repeats):
-        value = None
-        gc.collect()
-        start = time.perf_counter()
-        value = run_once(api, workload, size)
-        times.append(time.perf_counter() - start)
+    with contextlib.ExitStack() as stack:
+        executor, cluster = workload.executor, None
+        if executor.kind == "cluster" and engine != "plain":
+            cluster = stack.enter_context(running_cluster(executor.workers))
+            executor = dataclasses.replace(executor, address=cluster.address)
+        for _ in range(workload.warmup):
+            run_once(api, workload, size, executor)
+        times, value = [], None
+        for _ in range(repeats):
+            value = None
+            gc.collect()
+            start = time.perf_counter()
+            value = run_once(api, workload, size, executor)
+            times.append(time.perf_counter() - start)
+        cluster_rss = cluster.peak_rss_mb() if cluster else None
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     out = {
         "seconds": min(times),
@@ -55,6 +65,8 @@ def child(engine, name, size, repeats):
         "result": repr(value),
         "version": api.version,
     }
+    if cluster_rss:
+        out["cluster_rss_mb"] = cluster_rss
     print(MARK + json.dumps(out), flush=True)
 
 

@@ -16,15 +16,18 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class Executor:
-    """Where task bodies run: ``kind`` is local, threads, processes or distributed.
+    """Where task bodies run: ``kind`` is local, threads, processes, distributed or cluster.
 
     Each engine translates it (bench/engines.py): local is LocalExecutor / dask
     ``scheduler="sync"``; threads and processes are LocalDaskExecutor / the dask scheduler
-    of that name; distributed is DaskExecutor / a dask.distributed LocalCluster.
+    of that name; distributed is DaskExecutor() starting a LocalCluster in the timed run /
+    the same for dask; cluster is DaskExecutor(address) / Client(address) on a cluster that
+    bench/cluster.py started before the timing, whose ``address`` the runner fills in.
     """
 
     kind: str = "local"
     workers: int = 1
+    address: str | None = None
 
 
 LOCAL = Executor()
@@ -140,10 +143,16 @@ WORKLOADS = {
                  about="200 tasks sleeping 10 ms, 8 threads (ideal 0.25 s)"),
         Workload("fan_in_threads8", fan_in, 2_000, 100, executor=Executor("threads", 8),
                  about="2,000 tiny tasks on 8 threads: per-task overhead"),
-        Workload("cpu_8_local", cpu_bound, 8, 2, repeats=1, about="8 CPU-bound tasks of ~0.5 s, one thread"),
-        Workload("cpu_8_processes2", cpu_bound, 8, 2, repeats=1, executor=Executor("processes", 2),
+        Workload("cpu_8_local", cpu_bound, 8, 2, about="8 CPU-bound tasks of ~0.5 s, one thread"),
+        Workload("cpu_8_processes2", cpu_bound, 8, 2, executor=Executor("processes", 2),
                  about="the same on 2 processes"),
-        Workload("cpu_8_distributed2", cpu_bound, 8, 2, repeats=1, executor=Executor("distributed", 2),
-                 about="the same on a 2-worker dask.distributed cluster"),
+        Workload("cpu_8_cluster2", cpu_bound, 8, 2, executor=Executor("cluster", 2),
+                 about="the same on a running 2-worker dask.distributed cluster"),
+        Workload("cpu_8_distributed2", cpu_bound, 8, 2, executor=Executor("distributed", 2),
+                 about="the same, starting a 2-worker LocalCluster inside the timed run"),
+        Workload("map_5k_cluster2", map_reduce, 5_000, 200, repeats=1, executor=Executor("cluster", 2),
+                 about="map over 5,000 + sum on a running 2-worker cluster"),
+        Workload("map_100k_cluster2", map_reduce, 100_000, 1_000, repeats=1, executor=Executor("cluster", 2),
+                 slow=("prefect", "dask"), about="map over 100,000 + sum on a running 2-worker cluster"),
     ]
 }

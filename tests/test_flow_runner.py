@@ -746,3 +746,53 @@ def test_perfect_nb_logging_level_configures_the_output(level, info_lines, step_
     assert not any(" DEBUG - " in line for line in lines) or level == "DEBUG"
     if level == "DEBUG":
         assert sum("perfect_nb.FlowRunner" in line and "Beginning flow run" in line for line in lines) == 2
+
+
+class _CountingThreads:
+    """A one-thread executor that records how many runs were in flight at each submission."""
+
+    def __init__(self, max_inflight, refill_at):
+        from perfect_nb.executors import LocalDaskExecutor
+
+        self.inner = LocalDaskExecutor("threads", num_workers=1)
+        self.max_inflight, self.refill_at = max_inflight, refill_at
+        self.runs_inline, self.inflight, self.seen, self.lock = False, 0, [], threading.Lock()
+
+    def start(self):
+        return self.inner.start()
+
+    def event_sink(self, emit):
+        return emit
+
+    def submit_then(self, callback, fn, *args, **kwargs):
+        with self.lock:
+            self.seen.append(self.inflight)
+            self.inflight += 1
+
+        def done(future):
+            with self.lock:
+                self.inflight -= 1
+            callback(future)
+
+        self.inner.submit_then(done, fn, *args, **kwargs)
+
+
+@task
+def nap_5ms(x):
+    time.sleep(0.005)
+    return x
+
+
+@pytest.mark.parametrize("refill_at", [None, 2])
+def test_with_refill_at_new_runs_go_out_in_batches(refill_at):
+    executor = _CountingThreads(max_inflight=4, refill_at=refill_at)
+    with Flow("batches") as flow:
+        out = nap_5ms.map(list(range(30)))
+    state = flow.run(executor=executor)
+    assert state.result[out].result == list(range(30))
+    assert max(executor.seen) == 3  # never more than the cap in flight
+    pairs = list(zip(executor.seen, executor.seen[1:]))
+    if refill_at is None:  # one in, one out
+        assert (3, 3) in pairs
+    else:  # a burst starts only once at most two are in flight, then fills to the cap
+        assert (3, 3) not in pairs and pairs.count((2, 3)) >= 5

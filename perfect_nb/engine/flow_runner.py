@@ -242,10 +242,12 @@ class _FlowRun:
 
     def _loop(self) -> None:
         limit = self.executor.max_inflight
+        refill = self.executor.refill_at
         ready, q = self.ready, self.queue
         while True:
-            while ready and (limit is None or self.inflight < limit):
-                self._submit(ready.popleft())
+            if limit is None or refill is None or self.inflight <= refill:
+                while ready and (limit is None or self.inflight < limit):
+                    self._submit(ready.popleft())
             if not self.inflight and not ready:
                 if not self.timers:
                     return

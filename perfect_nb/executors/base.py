@@ -25,6 +25,9 @@ class Executor(abc.ABC):
     """
 
     max_inflight: int | None = None
+    #: With a cap: hand over new task runs only once at most this many are in
+    #: flight, then fill up to the cap, so they go out in batches (None: at once).
+    refill_at: int | None = None
     #: True when ``submit`` has run the task by the time it returns, in the calling
     #: thread; the flow runner then handles the result at once, not through its queue.
     runs_inline: bool = False

@@ -6,7 +6,10 @@ depth-first. dask's local schedulers (``dask.threaded.get`` and friends) take
 a whole graph at once and return when it is done, which does not fit live
 submission, so ``LocalDaskExecutor`` keeps Prefect 1's name and arguments but
 runs on a thread pool or on perfect_nb's own process pool (see ``_pool``).
-``DaskExecutor`` submits each task run to a dask.distributed cluster.
+``DaskExecutor`` submits each task run to a dask.distributed cluster as a
+Dask task of its own; runs handed over together (a map expanding, or the
+runner refilling from half its cap, ``refill_at``) reach the scheduler in one
+message, which is what a submission costs most on a busy scheduler.
 
 State events of tasks running in other processes come back while the flow
 runs: through each pool worker's pipe, or through the Dask scheduler's event
@@ -341,6 +344,7 @@ class DaskExecutor(Executor):
                 self.client = Client(self.address, **client_kwargs)
             stack.callback(self._close_client)
             self.max_inflight = self._inflight_cap()
+            self.refill_at = self.max_inflight // 2
             if self._relay is not None:
                 self.client.subscribe_topic(self._topic, self._relay.handle)
             try:
