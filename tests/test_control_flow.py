@@ -532,7 +532,8 @@ def test_filter_task_runs_after_an_upstream_failed_entirely():
         kept = FilterTask()(mapped)
     state = flow.run()
     assert type(state.result[items]) is Failed
-    assert type(state.result[mapped]) is TriggerFailed
+    assert type(state.result[mapped]) is Failed
+    assert state.result[mapped].message == "No upstream states can be mapped over."
     # all_finished lets the filter run; a mapped task that never mapped has no list to filter
     assert type(state.result[kept]) is Failed
     assert "needs a list of results" in state.result[kept].message

@@ -236,6 +236,15 @@ def test_mapping_chained_map_reduce_and_a_failed_child(make_executor):
     }
 
 
+def test_a_map_over_a_large_constant_list(make_executor):
+    items = list(range(3000))  # every child's edges carry it: its static part is scattered on Dask
+    with Flow("large constant") as flow:
+        doubled = add.map(items, unmapped(1000))
+        result = total(doubled)
+    state = flow.run(executor=make_executor())
+    assert state.result[result].result == sum(items) + 1000 * len(items)
+
+
 def test_chained_maps_run_depth_first(make_executor):
     with Flow("depth first") as flow:
         first = nap.map(list(range(24)))

@@ -12,7 +12,7 @@ from perfect_nb.core.edge import Edge
 from perfect_nb.engine.state import Pending, Running, Success
 from perfect_nb.engine.task_runner import TaskRunner
 from perfect_nb.errors import SerializationError
-from perfect_nb.executors._pickling import CallPickler, call_pickled, dump_record, dumps_call
+from perfect_nb.executors._pickling import CallPickler, StaticCache, call_pickled, dump_record, dumps_call
 
 
 @task
@@ -36,9 +36,33 @@ def test_a_task_run_round_trips_and_shares_its_static_part_between_calls():
     edge = Edge(up, down, key="x")
     pickler = CallPickler()
     first, second = _call(pickler, runner, edge, 41, 0), _call(pickler, runner, edge, 1, 1)
-    assert pickle.loads(first[1:])[0] == pickle.loads(second[1:])[0]  # one token for both
-    assert pickle.loads(call_pickled(first)).result == 42
-    assert pickle.loads(call_pickled(second)).result == 2
+    assert first.token == second.token and first.static is second.static  # pickled once
+    assert pickle.loads(call_pickled(first.payload())).result == 42
+    # a worker that has the static part gets the call without it
+    assert len(second.payload(with_static=False)) < len(second.payload()) - len(second.static) // 2
+    assert pickle.loads(call_pickled(second.payload(with_static=False))).result == 2
+
+
+def test_a_static_part_sent_apart_is_used_and_a_missing_one_is_named():
+    with Flow("f"):
+        up = task(lambda: 1, name="up")()
+        down = add(up, 1)
+    call = _call(CallPickler(), TaskRunner(down), Edge(up, down, key="x"), 9, 0)
+    assert pickle.loads(call_pickled(call.payload(with_static=False), call.static)).result == 10
+    fresh = _call(CallPickler(), TaskRunner(down), Edge(up, down, key="x"), 9, 0)  # a new token
+    with pytest.raises(RuntimeError, match="static part .* was not sent to this worker"):
+        call_pickled(fresh.payload(with_static=False))
+
+
+def test_the_senders_mirror_tracks_a_workers_least_recently_used_static_parts():
+    worker, mirror = StaticCache(size=2), StaticCache(size=2)
+    for token in ["a", "b", "a", "c", "b", "a"]:
+        if mirror.needs(token):
+            assert worker.get(token) is None
+            worker.put(token, token.upper())
+        else:
+            assert worker.get(token) == token.upper()
+    assert list(worker.entries) == list(mirror.entries) == ["b", "a"]
 
 
 def test_any_call_round_trips():
@@ -49,9 +73,9 @@ def test_unpicklable_inputs_and_results_raise_serialization_errors_naming_the_ta
     with Flow("f"):
         bad = task(lambda: threading.Lock(), name="makes_a_lock")()
     runner = TaskRunner(bad)
-    payload = CallPickler().dumps(runner.run, (Pending(), {}), {"base_context": BASE})
+    call = CallPickler().dumps(runner.run, (Pending(), {}), {"base_context": BASE})
     with pytest.raises(SerializationError, match="result of task 'makes_a_lock'.*could not be pickled"):
-        call_pickled(payload)
+        call_pickled(call.payload())
     with pytest.raises(SerializationError, match="inputs of task 'makes_a_lock' could not be pickled"):
         CallPickler().dumps(runner.run, (Pending(), {}), {"base_context": {"lock": threading.Lock()}})
 

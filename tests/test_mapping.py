@@ -6,12 +6,13 @@ import datetime as dt
 
 import pytest
 
-from perfect_nb import Flow, Parameter, context, flatten, task, unmapped
+from perfect_nb import Flow, Parameter, context, flatten, task, triggers, unmapped
 from perfect_nb.engine import signals
 from perfect_nb.engine.state import (
     Cancelled, Failed, Mapped, Pending, Skipped, Success, TriggerFailed,
 )
 
+NOTHING_TO_MAP = "No upstream states can be mapped over."
 ALL_SUCCESSFUL_FAILED = 'Trigger was "all_successful" but some of the upstream tasks failed.'
 
 
@@ -254,15 +255,39 @@ def test_a_mapped_reference_task_with_a_failed_child_fails_the_flow():
     assert type(flow.run()) is Failed
 
 
-def test_a_failed_unmapped_upstream_fails_the_whole_mapped_task():
+def test_a_failed_unmapped_upstream_gives_mapped_with_trigger_failed_children():
     @task
     def broken():
         raise ValueError("no list")
 
     with Flow("no list") as flow:
         m = add.map([1, 2], unmapped(broken()))
+        after = total(m)
     state = flow.run()
-    assert type(state.result[m]) is TriggerFailed
+    assert type(state.result[m]) is Mapped  # as Prefect 1: each child asks its trigger
+    assert types(state.result[m].map_states) == [TriggerFailed, TriggerFailed]
+    assert type(state.result[after]) is TriggerFailed and state.is_failed()
+
+
+def test_a_failed_mapped_upstream_fails_the_mapped_task_whatever_its_trigger():
+    @task
+    def broken():
+        raise ValueError("no list")
+
+    @task(trigger=triggers.always_run)
+    def anyway(x):
+        return x
+
+    with Flow("nothing to map") as flow:
+        items = broken()
+        m = inc.map(items)
+        m_always = anyway.map(items)
+        both = add.map([1, 2], items)  # one mapped upstream failed, one succeeded
+    state = flow.run()
+    for t in (m, m_always):
+        assert type(state.result[t]) is Failed and state.result[t].message == NOTHING_TO_MAP
+        assert not state.result[t].is_mapped()
+    assert types(state.result[both].map_states) == [TriggerFailed, TriggerFailed]
 
 
 def test_a_skipped_upstream_skips_the_mapped_task_without_children():
@@ -342,7 +367,7 @@ def test_a_state_handler_replacing_mapped_ends_the_task_without_children():
     state = flow.run()
     assert type(state.result[m]) is Failed and state.result[m].message == "mapping refused"
     assert ran == []
-    assert type(state.result[down]) is TriggerFailed
+    assert type(state.result[down]) is Failed and state.result[down].message == NOTHING_TO_MAP
 
 
 def test_a_state_handler_raising_on_mapped_fails_the_task_without_children():

@@ -9,7 +9,7 @@ import pytest
 from perfect_nb import Flow, task
 from perfect_nb.engine import signals
 from perfect_nb.engine.state import (
-    Failed, Looped, Paused, Retrying, Skipped, State, Success, TriggerFailed, ValidationFailed,
+    Failed, Looped, Paused, Pending, Retrying, Skipped, State, Success, TriggerFailed, ValidationFailed,
 )
 
 SIGNAL_STATE = {
@@ -77,7 +77,6 @@ def test_all_state_signals_share_a_base_and_endrun_stands_apart():
     for signal in SIGNAL_STATE:
         assert issubclass(signal, signals.PrefectStateSignal)
     assert not issubclass(signals.ENDRUN, signals.PrefectStateSignal)
-    assert issubclass(signals.PrefectStateSignal, Exception)
 
 
 def test_endrun_carries_a_state():
@@ -100,7 +99,7 @@ def test_each_signal_instance_has_its_own_state():
         (signals.SKIP("nothing new"), Skipped, None),
         (signals.VALIDATIONFAIL("invalid", result=[1]), ValidationFailed, [1]),
     ],
-    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else None,
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
 )
 def test_a_task_raising_a_signal_ends_in_its_state(signal, state_cls, result):
     @task
@@ -115,15 +114,6 @@ def test_a_task_raising_a_signal_ends_in_its_state(signal, state_cls, result):
     assert state.result == result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Prefect 1.4.1 signals derive from BaseException, so a broad `except Exception` in task code "
-        "does not swallow them. Moving PrefectStateSignal to BaseException first needs TaskRunner._call_handlers "
-        "(and the flow runner's handling of future.result()) to catch PrefectStateSignal, else a state handler "
-        "raising FAIL would crash flow.run() instead of failing the task."
-    ),
-)
 def test_a_broad_except_in_task_code_does_not_swallow_a_signal():
     @task
     def careful():
@@ -135,3 +125,57 @@ def test_a_broad_except_in_task_code_does_not_swallow_a_signal():
     with Flow("broad except") as flow:
         t = careful()
     assert type(flow.run().result[t]) is Skipped
+
+
+def test_signals_are_base_exceptions_like_prefect_1():
+    assert not issubclass(signals.PrefectStateSignal, Exception)
+    assert issubclass(signals.ENDRUN, signals.PrefectSignal)
+    assert signals.signal_from_state(Skipped()) is signals.SKIP
+    with pytest.raises(ValueError, match="No signal ends a task in Pending"):
+        signals.signal_from_state(Pending())
+
+
+def test_a_signal_in_a_task_with_a_timeout_or_in_a_state_handler_chooses_the_state():
+    def veto(task, old, new):
+        if new.is_successful():
+            raise signals.FAIL("vetoed by a handler")
+
+    @task(timeout=5)
+    def timed():
+        raise signals.SKIP("skipped in the timeout thread")
+
+    @task(state_handlers=[veto])
+    def vetoed():
+        return 1
+
+    with Flow("signals around tasks") as flow:
+        a, b = timed(), vetoed()
+    state = flow.run()
+    assert type(state.result[a]) is Skipped and state.result[a].message == "skipped in the timeout thread"
+    assert type(state.result[b]) is Failed and state.result[b].message == "vetoed by a handler"
+
+
+def test_a_flow_state_handler_raising_a_signal_gives_the_flow_its_state():
+    def no_failures(flow, old, new):
+        if new.is_failed():
+            raise signals.SKIP("nothing to report today")
+
+    @task
+    def broken():
+        raise ValueError("no data")
+
+    with Flow("flow handler", state_handlers=[no_failures]) as flow:
+        broken()
+    state = flow.run()
+    assert type(state) is Skipped and state.message == "nothing to report today"
+
+
+def test_a_listener_raising_a_signal_does_not_stop_the_run(caplog):
+    def bad_listener(event):
+        raise signals.FAIL("listeners cannot change states")
+
+    with Flow("listener") as flow:
+        t = task(lambda: 3, name="three")()
+    state = flow.run(listeners=[bad_listener])
+    assert state.is_successful() and state.result[t].result == 3
+    assert "the run goes on" in caplog.text

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Protocol
 
+from perfect_nb.engine.signals import PrefectSignal
 from perfect_nb.engine.state import State
 
 __all__ = ["Listener", "StateChange", "dispatch"]
@@ -60,5 +61,5 @@ def dispatch(listeners: list[Callable[[StateChange], Any]], event: StateChange) 
     for listener in listeners:
         try:
             listener(event)
-        except Exception:
+        except (Exception, PrefectSignal):
             logger.exception("Listener %r failed on %r; the run goes on.", listener, event)

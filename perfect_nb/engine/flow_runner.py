@@ -37,6 +37,7 @@ from perfect_nb.engine.state import (
     Cancelled, Failed, Finished, Mapped, Pending, Retrying, Running, Scheduled, State, Success,
 )
 from perfect_nb.engine.persistence import check_targets
+from perfect_nb.engine import signals
 from perfect_nb.engine.signals import ENDRUN
 from perfect_nb.engine.task_runner import TaskRunner
 from perfect_nb.errors import ParameterError
@@ -71,6 +72,18 @@ class _Node:
         self.remaining = 0
         self.mapped = False
         self.complete = False
+
+
+class _Every:
+    """A mapped edge whose upstream did not succeed: every child gets its state."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def __getitem__(self, index: int) -> State:
+        return self.state
 
 
 class _Emitter:
@@ -379,7 +392,7 @@ class _FlowRun:
             parent.state = final
             self._complete(parent)
             return
-        n = min(len(v) for v in items.values()) if items else 0
+        n = min((len(v) for v in items.values() if type(v) is not _Every), default=0)
         previous = parent.state.map_states if type(parent.state) is Mapped else []
         mapped_state = Mapped("Ready to proceed with mapping.", map_states=[None] * n)
         try:
@@ -398,8 +411,10 @@ class _FlowRun:
             self._complete(parent)
 
     def _mapped_items(self, parent: _Node) -> tuple[State | None, dict]:
-        """Per mapped edge, the child-level providers (nodes or states)."""
-        items: dict[Edge, list] = {}
+        """Per mapped edge, the child-level providers (nodes or states), or why it cannot map."""
+        if not any(up.state.is_successful() for edge, up in parent.upstream if edge.mapped):
+            return Failed("No upstream states can be mapped over.", result=None), {}
+        items: dict[Edge, Any] = {}
         for edge, up in parent.upstream:
             if not edge.mapped:
                 continue
@@ -407,6 +422,9 @@ class _FlowRun:
                 items[edge] = up.children
                 continue
             state = up.state
+            if not state.is_successful():  # another mapped upstream succeeded: each child sees this one
+                items[edge] = _Every(state)
+                continue
             if type(state) is Mapped and not edge.flattened:
                 items[edge] = state.map_states
                 continue
@@ -479,6 +497,8 @@ class _FlowRun:
                 changed = handler(runner, old, new)
                 if changed is not None:
                     new = changed
+        except signals.PrefectStateSignal as sig:  # as for tasks: the signal's state
+            new = sig.state
         except Exception as exc:
             logger.error("Flow %r: a state handler raised %r", flow.name, exc, exc_info=True)
             new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)

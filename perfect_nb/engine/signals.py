@@ -1,7 +1,8 @@
 """Signals: exceptions a task raises on purpose to choose its own state.
 
 They are control flow, not errors: ``raise SKIP("no new data")`` ends the task
-Skipped with that message.
+Skipped with that message. As in Prefect 1 they derive from ``BaseException``,
+so a broad ``except Exception`` in task code does not swallow them.
 
 >>> from perfect_nb.engine import signals
 >>> try:
@@ -16,13 +17,17 @@ from __future__ import annotations
 from perfect_nb.engine import state as _state
 
 __all__ = [
-    "ENDRUN", "FAIL", "LOOP", "PAUSE", "PrefectStateSignal", "RETRY", "SKIP",
-    "SUCCESS", "TRIGGERFAIL", "VALIDATIONFAIL",
+    "ENDRUN", "FAIL", "LOOP", "PAUSE", "PrefectSignal", "PrefectStateSignal", "RETRY", "SKIP",
+    "SUCCESS", "TRIGGERFAIL", "VALIDATIONFAIL", "signal_from_state",
 ]
 
 
-class PrefectStateSignal(Exception):
-    """Base of the signals; ``state`` is the state the task ends in."""
+class PrefectSignal(BaseException):
+    """Base of the engine's signals: not caught by ``except Exception``."""
+
+
+class PrefectStateSignal(PrefectSignal):
+    """Base of the state signals; ``state`` is the state the task ends in."""
 
     _state_cls: type = _state.State
 
@@ -88,9 +93,32 @@ class LOOP(PrefectStateSignal):
     _state_cls = _state.Looped
 
 
-class ENDRUN(Exception):
+class ENDRUN(PrefectSignal):
     """Stop a task run now, in ``state``; used inside the engine's pipeline."""
 
     def __init__(self, state: _state.State | None = None) -> None:
         self.state = state
         super().__init__(state)
+
+
+def signal_from_state(state: _state.State) -> type[PrefectStateSignal]:
+    """The signal class that ends a task in ``state``'s type.
+
+    >>> signal_from_state(_state.Skipped())
+    <class 'perfect_nb.engine.signals.SKIP'>
+    """
+    signals = _state_signals()
+    if type(state) not in signals:
+        known = ", ".join(sorted(cls.__name__ for cls in signals))
+        raise ValueError(f"No signal ends a task in {type(state).__name__}; signals exist for {known}.")
+    return signals[type(state)]
+
+
+def _state_signals() -> dict:
+    """{state class: signal class} over every subclass of PrefectStateSignal."""
+    found, pending = {}, list(PrefectStateSignal.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls._state_cls, cls)
+        pending.extend(cls.__subclasses__())
+    return found

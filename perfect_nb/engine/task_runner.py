@@ -304,16 +304,16 @@ class TaskRunner:
     def check_mapped_parent(self, state: State, upstream_states: dict, emit: Emit | None) -> State | None:
         """For a mapped parent: the final state it ends in without mapping, or None to map.
 
-        A parent already Mapped (given to a new run) maps again: its finished
-        children keep their states and the others run.
+        As in Prefect 1, the trigger is not asked here but by each child, so a
+        failed unmapped upstream gives Mapped with TriggerFailed children. A parent already
+        Mapped (given to a new run) maps again: its finished children keep their
+        states and the others run.
         """
         try:
             self.check_upstream_finished(state, upstream_states)
             self.check_upstream_skipped(state, upstream_states, emit)
             if type(state) is not Mapped:
                 self.check_task_is_ready(state)
-            if type(state) is not Resume:
-                self.check_task_trigger(state, upstream_states, emit)
         except ENDRUN as end:
             return end.state
         return None

@@ -33,7 +33,7 @@ from typing import Any, Callable
 import cloudpickle
 
 from perfect_nb.errors import SerializationError
-from perfect_nb.executors._pickling import call_pickled, dump_record
+from perfect_nb.executors._pickling import PickledCall, StaticCache, call_pickled, dump_record, reset_worker_cache
 from perfect_nb.executors.local import _Done as Done
 
 __all__ = ["PipeSink", "ProcessPool", "Raised", "ThreadPool", "WorkerLostError"]
@@ -150,6 +150,7 @@ def _worker_main(conn: Any, inherited: list[int]) -> None:
         except OSError:
             pass
     _conn = conn
+    reset_worker_cache()  # a forked worker must not keep its parent's entries
     while True:
         try:
             payload = conn.recv_bytes()
@@ -175,14 +176,17 @@ class PipeSink:
 
 # --- parent side -----------------------------------------------------------
 class _Worker:
-    __slots__ = ("proc", "conn", "future")
+    __slots__ = ("proc", "conn", "future", "statics")
 
     def __init__(self, proc: Any, conn: Any) -> None:
         self.proc, self.conn, self.future = proc, conn, None
+        self.statics = StaticCache()  # mirrors the static parts this worker holds
 
 
 class ProcessPool:
-    """``n`` worker processes; ``submit(payload)`` returns a concurrent Future.
+    """``n`` worker processes; ``submit(call)`` returns a concurrent Future.
+
+    Each worker is sent a call's static part only the first time it needs it.
 
     ``on_event`` is called (in the dispatcher thread) with each event record.
     """
@@ -215,12 +219,12 @@ class ProcessPool:
             self._workers.add(worker)
         self._give_work(worker)
 
-    def submit(self, payload: bytes) -> Future:
+    def submit(self, call: PickledCall) -> Future:
         future: Future = Future()
         with self._lock:
             if self._closing:
                 raise RuntimeError("The process pool is shut down; submit inside `with executor.start():`.")
-            self._pending.append((payload, future))
+            self._pending.append((call, future))
             worker = self._idle.popleft() if self._idle else None
         if worker is not None:
             self._give_work(worker)
@@ -232,7 +236,7 @@ class ProcessPool:
             if worker not in self._workers:
                 return
             while self._pending:
-                payload, future = self._pending.popleft()
+                call, future = self._pending.popleft()
                 if future.set_running_or_notify_cancel():
                     worker.future = future
                     break
@@ -241,7 +245,7 @@ class ProcessPool:
                     self._idle.append(worker)
                 return
         try:
-            worker.conn.send_bytes(payload)
+            worker.conn.send_bytes(call.payload(call.token is None or worker.statics.needs(call.token)))
         except (OSError, ValueError):
             pass  # the worker died; the dispatcher sees its sentinel and fails the call
 

@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import cloudpickle
 
 from perfect_nb.errors import SerializationError
-from perfect_nb.executors._pickling import CallPickler, call_pickled, dump_record
+from perfect_nb.executors._pickling import CallPickler, PickledCall, call_pickled, dump_record
 from perfect_nb.executors._pool import PipeSink, ProcessPool, Raised, ThreadPool, WorkerLostError
 from perfect_nb.executors.base import Executor
 from perfect_nb.executors.local import _Done
@@ -129,10 +129,10 @@ class LocalDaskExecutor(Executor):
         if self.scheduler == "threads":
             return self._pool.submit(fn, args, kwargs)
         try:
-            payload = self._pickler.dumps(fn, args, kwargs)
+            call = self._pickler.dumps(fn, args, kwargs)
         except SerializationError as exc:
             return Raised(exc)
-        return self._pool.submit(payload)
+        return self._pool.submit(call)
 
     def submit_then(self, callback: Callable[[Any], None], fn: Callable, *args: Any, **kwargs: Any) -> None:
         if self.scheduler == "synchronous":
@@ -165,13 +165,17 @@ class _Calls(threading.local):
 _calls = _Calls()
 # one topic per process: the scheduler keeps the last events of every topic it saw
 _TOPIC = f"perfect_nb-events-{uuid.uuid4().hex}"
+_SCATTER_FROM = 16 * 1024  # static parts this large are scattered once, not sent with each call
 
 
-def _run_remote(call_id: int, payload: bytes) -> tuple[bytes, int]:
-    """What runs on a Dask worker: the pickled call, plus its number of events."""
+def _run_remote(call_id: int, payload: bytes, static: bytes | None = None) -> tuple[bytes, int]:
+    """What runs on a Dask worker: the pickled call, plus its number of events.
+
+    ``static`` is the call's static part when it was scattered to the cluster.
+    """
     _calls.call_id, _calls.count = call_id, 0
     try:
-        return call_pickled(payload), _calls.count
+        return call_pickled(payload, static), _calls.count
     finally:
         _calls.call_id = None
 
@@ -247,6 +251,7 @@ class _Call(NamedTuple):
     call_id: int
     key: str
     payload: bytes
+    static: Any  # None, or the future of the scattered static part
     resources: dict | None
     callback: Callable[[Any], None]
 
@@ -301,6 +306,7 @@ class DaskExecutor(Executor):
         self._relay: _Relay | None = None
         self._futures: set = set()
         self._outbox: list[_Call] = []
+        self._scattered: dict = {}  # static token -> future, for one flow run
         self._bursts = 0
         self._run_token = uuid.uuid4().hex[:8]
         self._lock = threading.Lock()
@@ -354,6 +360,7 @@ class DaskExecutor(Executor):
                 raise
             finally:
                 self._pickler.clear()
+                self._scattered.clear()
                 if self._interrupted:
                     self.cancel_pending()
 
@@ -394,18 +401,33 @@ class DaskExecutor(Executor):
         if self.client is None:
             raise RuntimeError("DaskExecutor.submit() needs a client: call it inside `with executor.start():`.")
         try:
-            payload = self._pickler.dumps(fn, args, kwargs)
+            pickled = self._pickler.dumps(fn, args, kwargs)
+            payload, static = self._split(pickled)
         except SerializationError as exc:
             return callback(Raised(exc))
         task = getattr(getattr(fn, "__self__", None), "task", None)
         call_id = next(self._ids)
         name = task.slug if task is not None else getattr(fn, "__name__", "call")
-        call = _Call(call_id, f"{name}-{self._run_token}-{call_id}", payload, _resources(task.tags) if task is not None else None, callback)
+        resources = _resources(task.tags) if task is not None else None
+        call = _Call(call_id, f"{name}-{self._run_token}-{call_id}", payload, static, resources, callback)
         with self._lock:
             self._outbox.append(call)
             if len(self._outbox) > 1:
                 return  # a flush is scheduled already and will take this call too
         self.client.loop.add_callback(self._flush)
+
+    def _split(self, call: PickledCall) -> tuple[bytes, Any]:
+        """The payload to send, and the future of its static part if that was scattered.
+
+        A large static part (a mapped task over a big constant list carries it in
+        its edges) goes to the cluster once per flow run, not with every call.
+        """
+        if call.static is None or len(call.static) < _SCATTER_FROM:
+            return call.payload(), None
+        future = self._scattered.get(call.token)
+        if future is None:
+            future = self._scattered[call.token] = self.client.scatter(call.static, hash=False, broadcast=True)
+        return call.payload(with_static=False), future
 
     def _flush(self) -> None:
         """Send every call waiting in the outbox: one scheduler message per resource set.
@@ -426,7 +448,7 @@ class DaskExecutor(Executor):
         for resources, group in groups.items():
             try:
                 futures = client.map(
-                    _run_remote, [c.call_id for c in group], [c.payload for c in group],
+                    _run_remote, [c.call_id for c in group], [c.payload for c in group], [c.static for c in group],
                     key=[c.key for c in group], pure=False, priority=self._bursts, resources=dict(resources) or None,
                 )
             except BaseException as exc:  # the flow runner turns it into Failed states
