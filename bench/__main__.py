@@ -27,7 +27,10 @@ NOTES = [
     "LocalExecutor, so it measures graph and scheduling overhead without thread hand-offs",
     "dask.delayed's cost grows faster than linearly with graph size (each call merges and "
     "culls its arguments' graphs), which is why it is skipped on map_100k without `--all`",
-    "skip estimates assume linear scaling from the engine's largest measured workload",
+    "skip estimates assume linear scaling from the engine's largest measured workload "
+    "on the same kind of executor",
+    "`cluster` workloads run on a scheduler and 2 single-threaded workers, each in its own "
+    "process, started before the timing (bench/cluster.py); their peak RSS is VmHWM",
 ]
 
 
@@ -51,9 +54,11 @@ def parse_args(argv):
     return args
 
 
-def estimate(rows, engine, size):
-    """'skipped (est. ≥ N min)' from the engine's per-task time on its largest workload."""
+def estimate(rows, engine, size, kind):
+    """'skipped (est. ≥ N min)' from the engine's per-task time on its largest workload
+    on the same kind of executor (any kind if it has none)."""
     done = [r for r in rows if r["engine"] == engine and "seconds" in r]
+    done = [r for r in done if WORKLOADS[r["workload"]].executor.kind == kind] or done
     if not done:
         return "skipped (`--all` runs it)"
     biggest = max(done, key=lambda r: r["size"])
@@ -65,7 +70,7 @@ def run_row(workload, engine, python, size, args, rows) -> dict:
     """Measure (or skip) one workload on one engine; print a progress line."""
     row = {"workload": workload.name, "size": size, "engine": engine}
     if engine in workload.slow and not (args.all or args.quick):
-        row["skipped"] = estimate(rows, engine, size)
+        row["skipped"] = estimate(rows, engine, size, workload.executor.kind)
     else:
         row["repeats"] = args.repeats or (1 if args.quick else workload.repeats)
         row.update(measure(python, engine, workload.name, size, row["repeats"], args.timeout))
