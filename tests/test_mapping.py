@@ -432,3 +432,28 @@ def test_a_map_that_cannot_start_emits_its_failure():
     state = flow.run(listeners=[events.append])
     assert "Cannot map over" in state.result[t].message
     assert [(e.old_state.type, e.new_state.type) for e in events if e.task is t] == [("Pending", "Failed")]
+
+
+def test_flatten_over_a_map_with_a_failed_child_gives_that_child_one_trigger_failed_item():
+    @task
+    def pair(x):
+        if x == 2:
+            raise ValueError("bad row")
+        return [x, x]
+
+    @task
+    def keep(item):
+        return item
+
+    @task
+    def scalar():
+        return 7
+
+    with Flow("flatten a failed child") as flow:
+        kept = keep.map(flatten(pair.map([1, 2, 3])))
+        bad = keep.map(flatten(scalar()))
+    state = flow.run()
+    assert types(state.result[kept].map_states) == [Success, Success, TriggerFailed, Success, Success]
+    assert [s.result for s in state.result[kept].map_states if s.is_successful()] == [1, 1, 3, 3]
+    assert type(state.result[bad]) is Failed
+    assert state.result[bad].message.startswith("Cannot flatten the result of task 'scalar'")

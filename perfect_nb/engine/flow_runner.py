@@ -74,6 +74,27 @@ class _Node:
         self.complete = False
 
 
+def _flattened(state: State) -> list[State]:
+    """One state per item of a flattened upstream; as in Prefect 1, a child of a mapped
+    upstream that did not succeed stands for one item, so that child's downstream fails."""
+    if type(state) is not Mapped:
+        return [Success(result=item) for sub in state.result for item in sub]
+    items: list[State] = []
+    for child in state.map_states:
+        if child.is_successful():
+            items.extend(Success(result=item) for item in child.result)
+        else:
+            items.append(child)
+    return items
+
+
+def _cannot_map(name: str, state: State, flattened: bool, exc: Exception) -> str:
+    if flattened:
+        return f"Cannot flatten the result of task {name!r} ({exc}); flatten() needs a list of lists."
+    return (f"Cannot map over the result of task {name!r} ({type(state.result).__name__}); "
+            "map over a list or another iterable, or pass it with unmapped().")
+
+
 class _Every:
     """A mapped edge whose upstream did not succeed: every child gets its state."""
 
@@ -428,17 +449,10 @@ class _FlowRun:
             if type(state) is Mapped and not edge.flattened:
                 items[edge] = state.map_states
                 continue
-            value = [s.result for s in state.map_states] if type(state) is Mapped else state.result
             try:
-                if edge.flattened:
-                    value = [item for sub in value for item in sub]
-                items[edge] = [Success(result=item) for item in value]
-            except TypeError:
-                return Failed(
-                    f"Cannot map over the result of task {up.task.name!r} ({type(value).__name__}); "
-                    "map over a list or another iterable, or pass it with unmapped().",
-                    result=None,
-                ), {}
+                items[edge] = _flattened(state) if edge.flattened else [Success(result=item) for item in state.result]
+            except TypeError as exc:
+                return Failed(_cannot_map(up.task.name, state, edge.flattened, exc), result=None), {}
         return None, items
 
     def _child(self, parent: _Node, i: int, items: dict, previous: list) -> _Node:
