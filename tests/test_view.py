@@ -107,6 +107,25 @@ def test_mapped_task_shows_progress_and_stripes():
     assert "maybe_fail[2]" in view.summary.value
 
 
+def test_counts_leave_out_the_constant_a_map_is_given_as_the_drawing_does():
+    @task
+    def double(x):
+        return 2 * x
+
+    with Flow("view counts constants out") as flow:
+        double.map([1, 2, 3])
+    view = FlowView(flow)  # with the notebook cache, so the summary lists why each task ran
+    try:
+        view.run()
+        assert len(flow.tasks) == 2 and view.header.value.endswith("· 1 task")
+        assert "— 1 Mapped<div>" in view.summary.value  # not "1 Mapped, 1 Success"
+        assert "1 ran, 0 reused" in view.summary.value and "Constant" not in view.summary.value
+    finally:
+        from perfect_nb.notebook.cache import get_cache
+
+        get_cache(flow.name).clear()
+
+
 def test_results_of_reference_tasks_are_shown():
     pd = pytest.importorskip("pandas")
 

@@ -29,6 +29,7 @@ from perfect_nb.core.flow import Flow
 from perfect_nb.engine.events import StateChange
 from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State, TriggerFailed
 from perfect_nb.notebook.throttle import Throttle
+from perfect_nb.viz.dot import hidden_tasks
 from perfect_nb.viz.live import LiveSvg
 
 __all__ = ["DagView", "FlowView", "views"]
@@ -120,7 +121,8 @@ class FlowView(widgets.VBox):
         self._live = LiveSvg(flow, horizontal=self.horizontal)
         self._reset_run_state()
         self.form = self._make_form()
-        self.header.value = f"<b>{html.escape(flow.name)}</b> · {len(flow.tasks)} tasks"
+        shown = len(flow.tasks) - len(hidden_tasks(flow))
+        self.header.value = f"<b>{html.escape(flow.name)}</b> · {shown} task{'' if shown == 1 else 's'}"
         self.task_box.children = [self.details, widgets.HBox([self.rerun_button, self.rerun_only_button])]
         parts = [self.header] + ([self.form] if self.form is not None else []) + [self.dag, self.task_box, self.summary, self.results, self.logs]
         self.children = parts
@@ -257,7 +259,7 @@ class FlowView(widgets.VBox):
         return bundle
 
     def __repr__(self) -> str:
-        return f"<FlowView {self.flow.name!r}: {len(self.flow.tasks)} tasks>"
+        return f"<FlowView {self.flow.name!r}: {len(self.flow.tasks) - len(hidden_tasks(self.flow))} tasks>"
 
 
 def _quiet_console(logger: logging.Logger):
@@ -276,6 +278,8 @@ def _quiet_console(logger: logging.Logger):
 
 def _summary_html(state: State, seconds: float, flow: Flow) -> str:
     task_states = state.result if isinstance(state.result, dict) else {}
+    hidden = hidden_tasks(flow)
+    task_states = {t: s for t, s in task_states.items() if t not in hidden}  # count what is drawn
     counts = collections.Counter(s.type for s in task_states.values())
     count_text = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
     out = [f"<div class='pnb-summary'><b>{html.escape(state.type)}</b> in {seconds:.2f} s — {html.escape(count_text)}"]

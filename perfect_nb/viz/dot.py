@@ -233,6 +233,16 @@ def _ordered_tasks(flow: Any) -> list[Any]:
         return sorted(flow.tasks, key=lambda t: t.slug)
 
 
+def hidden_tasks(flow: Any) -> set:
+    """Tasks not drawn: Constants with no upstream (a literal list a task maps over, say).
+
+    Their values show on the edges or labels of the tasks they feed; views leave them out
+    of their counts too, so what is counted is what is drawn.
+    """
+    upstream = flow.all_upstream_edges()
+    return {t for t in flow.tasks if isinstance(t, Constant) and not upstream[t]}
+
+
 def to_dot(flow: Any, states: Any = None, horizontal: bool = False, expand_mapped: bool = False) -> str:
     """Return the DOT text of ``flow``, coloured by ``states`` when given.
 
@@ -252,7 +262,7 @@ def to_dot(flow: Any, states: Any = None, horizontal: bool = False, expand_mappe
     smap = _state_map(states)
     tasks = _ordered_tasks(flow)
     upstream = flow.all_upstream_edges()
-    hidden = {t for t in tasks if isinstance(t, Constant) and not upstream[t]}
+    hidden = hidden_tasks(flow)
     tasks = [t for t in tasks if t not in hidden]
     order = {t: i for i, t in enumerate(tasks)}
     slugs = {t.slug for t in tasks}
