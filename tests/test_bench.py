@@ -7,26 +7,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quick_chain_reports_a_perfect_nb_time(tmp_path):
+def _quick_report(tmp_path, workload: str) -> str:
+    """The report of ``python -m bench --quick`` on plain Python and perfect_nb."""
     out = tmp_path / "results.md"
     cmd = [sys.executable, "-m", "bench", "--quick", "--engines", "plain,perfect_nb",
-           "--only", "chain", "--out", str(out)]
+           "--only", workload, "--out", str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [line.split("|") for line in out.read_text().splitlines()
-            if line.startswith("| chain |")]
+    return out.read_text()
+
+
+def test_quick_chain_reports_a_perfect_nb_time(tmp_path):
+    report = _quick_report(tmp_path, "chain")
+    rows = [line.split("|") for line in report.splitlines() if line.startswith("| chain |")]
     cells = {row[3].strip(): row[4].strip() for row in rows}
     assert float(cells["perfect_nb"].replace(",", "")) > 0
     assert float(cells["plain Python"].replace(",", "")) > 0
 
 
 def test_quick_cluster_map_reports_scheduler_and_worker_memory(tmp_path):
-    out = tmp_path / "results.md"
-    cmd = [sys.executable, "-m", "bench", "--quick", "--engines", "plain,perfect_nb",
-           "--only", "map_5k_cluster2", "--out", str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    row = next(line.split("|") for line in out.read_text().splitlines()
+    report = _quick_report(tmp_path, "map_5k_cluster2")
+    row = next(line.split("|") for line in report.splitlines()
                if line.startswith("| map_5k_cluster2 |") and "perfect_nb" in line)
     assert float(row[4].replace(",", "")) > 0
     memory = row[9].strip()  # "scheduler 70; workers 68, 69": measured, not left blank

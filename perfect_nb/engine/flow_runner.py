@@ -37,8 +37,7 @@ from perfect_nb.engine.state import (
     Cancelled, Failed, Finished, Mapped, Pending, Retrying, Running, Scheduled, State, Success,
 )
 from perfect_nb.engine.persistence import check_targets
-from perfect_nb.engine import signals
-from perfect_nb.engine.signals import ENDRUN
+from perfect_nb.engine.signals import ENDRUN, PrefectStateSignal
 from perfect_nb.engine.task_runner import TaskRunner
 from perfect_nb.errors import ParameterError
 
@@ -511,7 +510,7 @@ class _FlowRun:
                 changed = handler(runner, old, new)
                 if changed is not None:
                     new = changed
-        except signals.PrefectStateSignal as sig:  # as for tasks: the signal's state
+        except PrefectStateSignal as sig:  # as for tasks: the signal's state
             new = sig.state
         except Exception as exc:
             logger.error("Flow %r: a state handler raised %r", flow.name, exc, exc_info=True)

@@ -121,8 +121,7 @@ class FlowView(widgets.VBox):
         self._live = LiveSvg(flow, horizontal=self.horizontal)
         self._reset_run_state()
         self.form = self._make_form()
-        shown = len(flow.tasks) - len(hidden_tasks(flow))
-        self.header.value = f"<b>{html.escape(flow.name)}</b> · {shown} task{'' if shown == 1 else 's'}"
+        self.header.value = f"<b>{html.escape(flow.name)}</b> · {_task_count(flow)}"
         self.task_box.children = [self.details, widgets.HBox([self.rerun_button, self.rerun_only_button])]
         parts = [self.header] + ([self.form] if self.form is not None else []) + [self.dag, self.task_box, self.summary, self.results, self.logs]
         self.children = parts
@@ -259,7 +258,13 @@ class FlowView(widgets.VBox):
         return bundle
 
     def __repr__(self) -> str:
-        return f"<FlowView {self.flow.name!r}: {len(self.flow.tasks) - len(hidden_tasks(self.flow))} tasks>"
+        return f"<FlowView {self.flow.name!r}: {_task_count(self.flow)}>"
+
+
+def _task_count(flow: Flow) -> str:
+    """"3 tasks": the tasks drawn, not the Constants a map was given."""
+    shown = len(flow.tasks) - len(hidden_tasks(flow))
+    return f"{shown} task{'' if shown == 1 else 's'}"
 
 
 def _quiet_console(logger: logging.Logger):
