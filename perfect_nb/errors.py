@@ -6,14 +6,15 @@
     ├── FlowValidationError      the graph is inconsistent (ValueError)
     │   └── CycleError           the graph has a cycle; names the tasks on it
     ├── ParameterError           missing, unknown or invalid parameter values (ValueError)
-    └── SerializationError       a result could not be pickled across processes
+    ├── SerializationError       a result, or a flow being registered, cannot be pickled (or unpickled)
+    └── ClientError              a perfect_nb server cannot be reached or refused a request
 
 Failures inside tasks are not raised: they become ``Failed`` states.
 """
 
 from __future__ import annotations
 
-__all__ = ["CycleError", "FlowValidationError", "ParameterError", "PerfectError", "SerializationError"]
+__all__ = ["ClientError", "CycleError", "FlowValidationError", "ParameterError", "PerfectError", "SerializationError"]
 
 
 class PerfectError(Exception):
@@ -40,3 +41,12 @@ class ParameterError(PerfectError, ValueError):
 
 class SerializationError(PerfectError):
     """Raised when a value must cross a process boundary and cannot be pickled."""
+
+
+class ClientError(PerfectError):
+    """Raised by :class:`perfect_nb.client.Client` when the server cannot be reached
+    (``status`` 0) or answers an error (``status`` is the HTTP status)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status

@@ -83,7 +83,7 @@ logging:
 
 # --- command line ------------------------------------------------------------
 def build_parser(prog: str = "perfect") -> argparse.ArgumentParser:
-    """The ``perfect`` argument parser (one sub-command, ``run``)."""
+    """The ``perfect`` argument parser: ``run`` and the backend's commands (see :mod:`perfect_nb.cli.backend`)."""
     parser = argparse.ArgumentParser(
         prog=prog, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"examples:\n  {prog} run flows/etl.py --param n=5\n  {prog} run notebooks/01-quickstart.ipynb --flow etl\n\n"
@@ -95,7 +95,7 @@ def build_parser(prog: str = "perfect") -> argparse.ArgumentParser:
         "run", help="run a flow from a .py file or a notebook", description=RUN_HELP, epilog=RUN_EPILOG.format(prog=prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("file", metavar="FILE", help="a Python file (.py) or a notebook (.ipynb)")
+    run.add_argument("file", metavar="FILE", nargs="?", help="a Python file (.py) or a notebook (.ipynb); or give --name")
     run.add_argument("--flow", metavar="NAME", help="the flow to run: its name or, in a .py file, its variable")
     run.add_argument(
         "--param", action="append", metavar="KEY=VALUE", default=[],
@@ -106,6 +106,14 @@ def build_parser(prog: str = "perfect") -> argparse.ArgumentParser:
         help="where task bodies run: local (the default), threads, processes, dask (a local Dask cluster) or a scheduler address like tcp://host:8786; overrides a %%%%perfect_flow cell's --executor",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="print only the summary line of each flow run")
+    run.add_argument("--name", metavar="FLOW", help="instead of FILE: create a run of this flow registered in the server")
+    run.add_argument("--project", metavar="NAME", help="with --name: the flow's project (needed when several projects have the flow)")
+    how = run.add_mutually_exclusive_group()
+    how.add_argument("--execute", action="store_true", help="with --name: run it here, recording it in the server")
+    how.add_argument("--watch", action="store_true", help="with --name: follow its states and logs until it ends (exit 0 on success)")
+    from perfect_nb.cli.backend import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -125,6 +133,14 @@ def main(argv: list[str] | None = None, prog: str = "perfect") -> int:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    if getattr(args, "handler", None) is not None:
+        return args.handler(args)
+    if args.name:
+        return _run_registered(args)
+    if args.file is None:
+        raise CommandError("give a FILE to run, or --name FLOW for a flow registered in the server.")
+    if args.execute or args.watch or args.project:
+        raise CommandError("--execute, --watch and --project go with --name FLOW, not with a FILE.")
     path = Path(args.file)
     if not path.is_file():
         raise CommandError(f"{args.file}: no such file." if not path.exists() else f"{args.file} is not a file.")
@@ -145,6 +161,19 @@ def _run_command(args: argparse.Namespace) -> int:
 
         run_notebook(path, args.flow, session)
     return session.finish()
+
+
+def _run_registered(args: argparse.Namespace) -> int:
+    from perfect_nb.cli.backend import run_registered
+
+    if args.file is not None:
+        raise CommandError("give either a FILE or --name FLOW, not both.")
+    try:
+        params = parse_params(args.param)
+        executor = make_executor(args.executor) if args.executor else None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return run_registered(args, params, executor)
 
 
 def _version() -> str:

@@ -37,7 +37,7 @@ from perfect_nb.errors import CycleError, FlowValidationError, ParameterError
 
 __all__ = ["Flow"]
 
-_RUN_OPTIONS = frozenset({"task_runner_state_handlers", "task_states", "executor", "context", "return_tasks", "listeners", "task_contexts", "cache", "runner_cls"})
+_RUN_OPTIONS = frozenset({"backend", "task_runner_state_handlers", "task_states", "executor", "context", "return_tasks", "listeners", "task_contexts", "cache", "runner_cls"})
 
 
 class Flow:
@@ -427,7 +427,9 @@ class Flow:
 
         Keyword arguments naming a parameter are parameter values; the others
         go to the FlowRunner (``task_states``, ``executor``, ``context``,
-        ``listeners``, ``return_tasks``).
+        ``listeners``, ``return_tasks``). When a backend is configured
+        (``perfect backend server``) the run is recorded there;
+        ``backend=False`` opts out.
         """
         from perfect_nb.engine.flow_runner import run_flow
 
@@ -438,6 +440,18 @@ class Flow:
                 raise ParameterError(f"Flow {self.name!r} got an unexpected argument {key!r}; its parameters are {sorted(names)}.")
             params[key] = kwargs.pop(key)
         return run_flow(self, parameters=params, run_on_schedule=run_on_schedule, **kwargs)
+
+    def register(self, project_name: str | None = None, labels: list[str] | None = None, idempotency_key: str | None = None,
+                 force: bool = False, api: str | None = None) -> str:
+        """Store this flow in the backend's project ``project_name`` and return its id.
+
+        An unchanged flow keeps its version; a changed one (graph, parameters,
+        schedule or any task's code) becomes version + 1 and archives the older
+        ones. ``api`` is the server (default: the configured ``[backend] api``).
+        """
+        from perfect_nb.client.register import register
+
+        return register(self, project_name, labels=labels, idempotency_key=idempotency_key, force=force, api=api)
 
     def visualize(self, flow_state: Any = None, filename: str | None = None, format: str | None = None, horizontal: bool = False, expand_mapped: bool = False):
         """Draw the flow as a ``graphviz.Digraph`` (coloured by ``flow_state`` when given)."""

@@ -209,7 +209,7 @@ class _FlowRun:
         self.flow_runner = runner
         self.executor = executor
         self.listeners = listeners
-        self.flow_run_id = str(uuid.uuid4())
+        self.flow_run_id = user_context.get("flow_run_id") or str(uuid.uuid4())  # a backend run brings its id
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.main_thread = threading.get_ident()
         self.ready: collections.deque[_Node] = collections.deque()
@@ -576,16 +576,26 @@ def _key_states(states: Iterable[State]) -> list[State]:
     return out
 
 
-def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | None = None, runner_cls: type | None = None, **kwargs: Any) -> State:
-    """What ``flow.run()`` does: one run now, or one per scheduled time."""
-    runner = (runner_cls or FlowRunner)(flow)
-    if flow.schedule is not None and run_on_schedule is not False:
-        from perfect_nb.engine.scheduling import run_on_schedule as scheduled
+def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | None = None, runner_cls: type | None = None, backend: Any = None, **kwargs: Any) -> State:
+    """What ``flow.run()`` does: one run now, or one per scheduled time, recorded
+    in the backend when one is configured (``backend=False`` opts out)."""
+    from perfect_nb.backend import reporter_for
 
-        return scheduled(flow, runner, parameters or {}, **kwargs)
-    state = runner.run(parameters=parameters, **kwargs)
-    flow.last_run = state
-    return state
+    reporter = reporter_for(flow, backend, kwargs.get("context"))
+    if reporter is not None:
+        kwargs["listeners"] = [*(kwargs.get("listeners") or []), reporter]
+    try:
+        runner = (runner_cls or FlowRunner)(flow)
+        if flow.schedule is not None and run_on_schedule is not False:
+            from perfect_nb.engine.scheduling import run_on_schedule as scheduled
+
+            return scheduled(flow, runner, parameters or {}, **kwargs)
+        state = runner.run(parameters=parameters, **kwargs)
+        flow.last_run = state
+        return state
+    finally:
+        if reporter is not None:
+            reporter.close()
 
 
 def _starting_state(given: State | None) -> State:

@@ -1,0 +1,231 @@
+"""Recording runs in the backend: one listener on the engine's events.
+
+:class:`Reporter` is a listener (``flow.run(listeners=[...])`` style) plus a
+logging handler. The listener only appends the event to a list; a background
+thread turns events into JSON and sends them in batches (every ~200 ms or
+1,000 events), and :meth:`Reporter.close` sends the rest before ``flow.run``
+returns. If the server is down or answers an error, the run goes on: one
+warning says so, the events go to a spool file under
+``$PERFECT_NB_HOME/spool/``, and they are sent when a server answers again
+(by this run or a later one). Each event has an id the server deduplicates
+on, so nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from perfect_nb.configuration import home
+from perfect_nb.core import context as _context
+from perfect_nb.core.parameter_spec import json_safe
+from perfect_nb.errors import ClientError
+
+__all__ = ["Reporter", "drain_spool", "spool_dir"]
+
+logger = logging.getLogger("perfect_nb.backend")
+BATCH = 1000
+INTERVAL = 0.2
+RETRY_EVERY = 2.0
+
+
+def spool_dir() -> Path:
+    return home() / "spool"
+
+
+def _message(state: Any) -> str | None:
+    message = state.message
+    if message is None:
+        return None
+    text = message if isinstance(message, str) else repr(message)
+    return text if len(text) <= 2000 else text[:1997] + "..."
+
+
+class _LogHandler(logging.Handler):
+    """Hands the log records of this process's runs to the reporter."""
+
+    def __init__(self, reporter: "Reporter") -> None:
+        super().__init__(logging.NOTSET)
+        self.reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("perfect_nb.backend"):
+            return  # never report the reporter's own warnings
+        ctx = _context.current()
+        run_id = ctx.get("flow_run_id")
+        if run_id is None or run_id not in self.reporter.runs:
+            return
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            message += f"\n{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        self.reporter._append(("log", run_id, ctx.get("task_run_id"), record.levelno, record.name, message, record.created))
+
+
+class Reporter:
+    """Send a run's events to the server at ``api``; call the instance with each StateChange.
+
+    Parameters
+    ----------
+    client : perfect_nb.client.Client
+    flow : Flow
+        The flow being run (its name and graph go with the run's first event).
+    flow_id : str, optional
+        The registered flow's id, for a run of a registered flow.
+    labels : list, optional
+    """
+
+    def __init__(self, client: Any, flow: Any, flow_id: str | None = None, labels: list | None = None) -> None:
+        self.client = client
+        self.flow, self.flow_id, self.labels = flow, flow_id, list(labels or [])
+        self.runs: set[str] = set()
+        self._items: list = []
+        self._seq = 0
+        self._wake = threading.Event()
+        self._stop = False
+        self._send_lock = threading.Lock()
+        self._down_since: float | None = None
+        self._warned = False
+        self.spool_file = spool_dir() / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
+        self.sent = 0
+        self._handler = _LogHandler(self)
+        logging.getLogger("perfect_nb").addHandler(self._handler)
+        self._thread = threading.Thread(target=self._loop, name="perfect-reporter", daemon=True)
+        self._thread.start()
+
+    # --- the engine's side: cheap ------------------------------------------------
+    def __call__(self, event: Any) -> None:
+        if event.flow_run_id not in self.runs:
+            self.runs.add(event.flow_run_id)
+            self._items.append(("flow_run", event.flow_run_id, _context.current().get("parameters"), event.timestamp))
+        self._items.append(event)
+        if len(self._items) >= BATCH:
+            self._wake.set()
+
+    def _append(self, item: tuple) -> None:
+        self._items.append(item)
+
+    # --- the background side ---------------------------------------------------------
+    def _take(self) -> list:
+        items, self._items = self._items, []
+        return items
+
+    def _to_json(self, item: Any) -> dict:
+        self._seq += 1
+        if isinstance(item, tuple):
+            kind = item[0]
+            if kind == "flow_run":
+                from perfect_nb.client.register import flow_graph
+
+                _, run_id, params, ts = item
+                return {"id": str(uuid.uuid4()), "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
+                        "name": self.flow.name, "parameters": {k: json_safe(v) for k, v in (params or {}).items()}, "labels": self.labels,
+                        "graph": None if self.flow_id else flow_graph(self.flow), "ts": ts}
+            _, run_id, task_run_id, level, name, message, ts = item
+            return {"id": str(uuid.uuid4()), "type": "log", "flow_run_id": run_id, "task_run_id": task_run_id, "level": level, "name": name, "message": message, "ts": ts}
+        new = item.new_state
+        return {
+            "id": str(uuid.uuid4()), "type": "state", "flow_run_id": item.flow_run_id, "task_run_id": item.task_run_id,
+            "task_slug": item.task.slug if item.task is not None else None, "task_name": item.task.name if item.task is not None else None,
+            "map_index": item.map_index, "state": type(new).__name__, "message": _message(new), "finished": new.is_finished(),
+            "seq": self._seq, "ts": item.timestamp or time.time(),
+        }
+
+    def _loop(self) -> None:
+        drain_spool(self.client, skip=self.spool_file)
+        while not self._stop:
+            self._wake.wait(INTERVAL)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what has arrived (or spool it while the server does not answer)."""
+        with self._send_lock:
+            items = self._take()
+            if not items:
+                return
+            events = [self._to_json(i) for i in items]
+            if self._down_since is not None and time.monotonic() - self._down_since < RETRY_EVERY:
+                self._spool(events)
+                return
+            for start in range(0, len(events), BATCH):
+                chunk = events[start:start + BATCH]
+                try:
+                    self.client.post_events(chunk)
+                    self.sent += len(chunk)
+                except ClientError as exc:
+                    self._went_down(exc)
+                    self._spool(events[start:])
+                    return
+            if self._down_since is not None:  # it answers again: send what was kept
+                self._down_since = None
+                drain_spool(self.client)
+
+    def _went_down(self, exc: ClientError) -> None:
+        self._down_since = time.monotonic()
+        if not self._warned:
+            self._warned = True
+            logger.warning("The perfect_nb server did not take this run's events (%s). The run goes on; its events are kept in %s "
+                           "and sent when the server answers.", exc, self.spool_file)
+
+    def _spool(self, events: list[dict]) -> None:
+        try:
+            self.spool_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.spool_file, "a", encoding="utf-8") as f:
+                f.write("".join(json.dumps(e, default=repr) + "\n" for e in events))
+        except OSError as exc:
+            logger.warning("Cannot write the spool file %s (%s): %d events of this run are not recorded.", self.spool_file, exc, len(events))
+
+    def close(self) -> None:
+        """Send the rest, stop the thread, and remove the log handler."""
+        logging.getLogger("perfect_nb").removeHandler(self._handler)
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+        self._down_since = None  # one last try for what is left
+        self.flush()
+
+
+def drain_spool(client: Any, skip: Path | None = None) -> int:
+    """Send every spool file's events (claimed by renaming, so two processes never send
+    one file); a corrupt line is skipped with a warning. Returns the events sent."""
+    folder = spool_dir()
+    if not folder.is_dir():
+        return 0
+    sent = 0
+    for path in sorted(folder.glob("*.jsonl")):
+        if skip is not None and path == skip:
+            continue
+        claimed = path.with_suffix(f".sending-{os.getpid()}")
+        try:
+            path.rename(claimed)
+        except OSError:
+            continue  # another process took it
+        events, bad = [], 0
+        for line in claimed.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                event = json.loads(line)
+                if not isinstance(event, dict) or "type" not in event:
+                    raise ValueError
+                events.append(event)
+            except ValueError:
+                bad += 1
+        if bad:
+            logger.warning("Spool file %s: %d corrupt line(s) skipped; the other %d events are sent.", path, bad, len(events))
+        try:
+            for start in range(0, len(events), BATCH):
+                client.post_events(events[start:start + BATCH])
+        except ClientError:
+            claimed.rename(path)  # keep it for the next try (the server drops what it already has)
+            return sent
+        claimed.unlink()
+        sent += len(events)
+    return sent

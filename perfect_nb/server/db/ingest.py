@@ -1,0 +1,130 @@
+"""Event ingestion: a batch of the engine's events, stored in one transaction.
+
+Three kinds of event arrive, each with an ``id`` the server deduplicates on:
+
+- ``flow_run``: a run began (``flow_run_id``, ``flow_name``, ``flow_id`` when
+  the flow is registered, ``parameters``, ``labels``, ``graph``, ``ts``);
+- ``state``: a flow run (``task_run_id`` null) or a task run changed state
+  (``task_slug``, ``task_name``, ``map_index``, ``state``, ``message``,
+  ``finished``, ``seq``, ``ts``);
+- ``log``: a log record (``level``, ``name``, ``message``, ``ts``).
+
+Every state event goes into the history; it becomes the current state of its
+run only when its ``seq`` is newer than the one stored, so a batch sent twice
+or replayed late from a spool file changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from perfect_nb.server.db.schema import flow_runs, logs, states, task_runs
+
+__all__ = ["ingest", "upsert"]
+
+
+def upsert(conn: sa.Connection, table: sa.Table):
+    """The dialect's ``INSERT`` that can say ``ON CONFLICT``."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _new_runs(events: list[dict], now: float) -> list[dict]:
+    rows = {}
+    for e in events:
+        if e["type"] == "flow_run":
+            rows[e["flow_run_id"]] = dict(
+                id=e["flow_run_id"], flow_id=e.get("flow_id"), flow_name=e.get("flow_name") or "?", name=e.get("name") or e.get("flow_name") or "?",
+                parameters=e.get("parameters") or {}, labels=e.get("labels") or [], graph=e.get("graph"), state="Scheduled",
+                scheduled_start_time=e.get("ts", now), created=e.get("ts", now), updated=now,
+            )
+        elif e["type"] in ("state", "log") and e["flow_run_id"] not in rows:  # its flow_run event was sent earlier, or lost
+            rows[e["flow_run_id"]] = dict(
+                id=e["flow_run_id"], flow_id=None, flow_name="?", name="?", parameters={}, labels=[], graph=None, state="Scheduled",
+                scheduled_start_time=e.get("ts", now), created=e.get("ts", now), updated=now, _placeholder=True,
+            )
+    return list(rows.values())
+
+
+def _latest(rows: list[dict], key: str) -> dict[str, dict]:
+    """Per run id: the newest state event, the first Running time and the last finish time."""
+    out: dict[str, dict] = {}
+    for e in rows:
+        run_id = e[key]
+        cur = out.get(run_id)
+        if cur is None:
+            cur = out[run_id] = {"seq": -1, "start": None}
+        if e["state"] == "Running" and cur["start"] is None:
+            cur["start"] = e["ts"]
+        if e.get("seq", 0) > cur["seq"]:
+            cur.update(seq=e.get("seq", 0), event=e)
+    return out
+
+
+def _apply_flow_states(conn: sa.Connection, latest: dict[str, dict], now: float) -> None:
+    for run_id, info in latest.items():
+        e = info["event"]
+        values: dict[str, Any] = dict(state=e["state"], message=e.get("message"), seq=e["seq"], updated=now, version=flow_runs.c.version + 1)
+        values["end_time"] = e["ts"] if e.get("finished") else None
+        if info["start"] is not None:
+            values["start_time"] = sa.func.coalesce(flow_runs.c.start_time, info["start"])
+        conn.execute(flow_runs.update().where(flow_runs.c.id == run_id, flow_runs.c.seq < e["seq"]).values(**values))
+
+
+def _apply_task_states(conn: sa.Connection, latest: dict[str, dict], now: float) -> None:
+    rows = []
+    for run_id, info in latest.items():
+        e = info["event"]
+        rows.append(dict(
+            id=run_id, flow_run_id=e["flow_run_id"], task_slug=e.get("task_slug") or "?", task_name=e.get("task_name") or e.get("task_slug") or "?",
+            map_index=-1 if e.get("map_index") is None else e["map_index"], state=e["state"], message=e.get("message"), seq=e["seq"],
+            start_time=info["start"], end_time=e["ts"] if e.get("finished") else None, updated=now,
+        ))
+    if not rows:
+        return
+    stmt = upsert(conn, task_runs)
+    ex = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_=dict(state=ex.state, message=ex.message, seq=ex.seq, end_time=ex.end_time, updated=ex.updated,
+                  start_time=sa.func.coalesce(task_runs.c.start_time, ex.start_time)),
+        where=task_runs.c.seq < ex.seq,
+    )
+    conn.execute(stmt, rows)
+
+
+def ingest(conn: sa.Connection, events: list[dict]) -> dict:
+    """Store a batch of events; return what was new: ``{"states": n, "logs": n, "runs": [ids]}``."""
+    now = time.time()
+    runs = _new_runs(events, now)
+    if runs:
+        real = [{k: v for k, v in r.items() if k != "_placeholder"} for r in runs if not r.get("_placeholder")]
+        holders = [{k: v for k, v in r.items() if k != "_placeholder"} for r in runs if r.get("_placeholder")]
+        if real:  # a real flow_run event fills in a placeholder made from an earlier batch
+            stmt = upsert(conn, flow_runs)
+            ex = stmt.excluded
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["id"], set_=dict(flow_id=ex.flow_id, flow_name=ex.flow_name, name=ex.name, parameters=ex.parameters, labels=ex.labels, graph=ex.graph),
+                where=flow_runs.c.flow_name == "?",
+            ), real)
+        if holders:
+            conn.execute(upsert(conn, flow_runs).on_conflict_do_nothing(index_elements=["id"]), holders)
+    state_events = [e for e in events if e["type"] == "state"]
+    new_states = 0
+    if state_events:
+        rows = [dict(event_id=e["id"], flow_run_id=e["flow_run_id"], task_run_id=e.get("task_run_id"), state=e["state"], message=e.get("message"), timestamp=e["ts"]) for e in state_events]
+        new_states = conn.execute(upsert(conn, states).on_conflict_do_nothing(index_elements=["event_id"]), rows).rowcount
+        _apply_flow_states(conn, _latest([e for e in state_events if not e.get("task_run_id")], "flow_run_id"), now)
+        _apply_task_states(conn, _latest([e for e in state_events if e.get("task_run_id")], "task_run_id"), now)
+    log_events = [e for e in events if e["type"] == "log"]
+    new_logs = 0
+    if log_events:
+        rows = [dict(event_id=e["id"], flow_run_id=e["flow_run_id"], task_run_id=e.get("task_run_id"), level=int(e.get("level", 20)), name=str(e.get("name", ""))[:200], message=str(e.get("message", "")), timestamp=e["ts"]) for e in log_events]
+        new_logs = conn.execute(upsert(conn, logs).on_conflict_do_nothing(index_elements=["event_id"]), rows).rowcount
+    return {"states": max(new_states, 0), "logs": max(new_logs, 0), "runs": sorted({e["flow_run_id"] for e in events})}

@@ -1,0 +1,120 @@
+"""The backend's tables (SQLAlchemy Core); Alembic migrations build and upgrade them.
+
+Times are seconds since the epoch (float), so SQLite and PostgreSQL order and
+compare them alike. A task run's ``map_index`` is -1 when it is not a mapped child.
+``seq`` is the reporting client's event number within a flow run: a state is
+made current only by an event newer than the one that set the current state,
+so events replayed from a spool file or sent twice change nothing.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = ["flow_blobs", "flow_runs", "flows", "logs", "metadata", "projects", "states", "task_runs"]
+
+metadata = sa.MetaData()
+Time = sa.Float(precision=53)
+Id = sa.String(64)
+
+projects = sa.Table(
+    "projects", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created", Time, nullable=False),
+)
+
+flow_blobs = sa.Table(
+    "flow_blobs", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+flows = sa.Table(
+    "flows", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("project_id", Id, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("blob_key", sa.String(64), sa.ForeignKey("flow_blobs.key"), nullable=False),
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("meta", sa.JSON, nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("graph", sa.JSON, nullable=False),
+    sa.Column("schedule", sa.JSON),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("idempotency_key", sa.String(200)),
+    sa.Column("created", Time, nullable=False),
+    sa.UniqueConstraint("project_id", "name", "version", name="uq_flows_version"),
+    sa.Index("ix_flows_project_name", "project_id", "name", "archived"),
+)
+
+flow_runs = sa.Table(
+    "flow_runs", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("flow_id", Id, sa.ForeignKey("flows.id")),
+    sa.Column("flow_name", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("graph", sa.JSON),
+    sa.Column("state", sa.String(40), nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("idempotency_key", sa.String(200)),
+    sa.Column("scheduled_start_time", Time, nullable=False),
+    sa.Column("start_time", Time),
+    sa.Column("end_time", Time),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("updated", Time, nullable=False),
+    sa.Index("ix_flow_runs_created", "created"),
+    sa.Index("ix_flow_runs_flow", "flow_id", "created"),
+    sa.Index("ix_flow_runs_flow_name", "flow_name", "created"),
+    sa.Index("ix_flow_runs_state", "state", "scheduled_start_time"),
+    sa.UniqueConstraint("flow_id", "idempotency_key", name="uq_flow_runs_idempotency"),
+)
+
+task_runs = sa.Table(
+    "task_runs", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("flow_run_id", Id, nullable=False),
+    sa.Column("task_slug", sa.String(200), nullable=False),
+    sa.Column("task_name", sa.String(200), nullable=False),
+    sa.Column("map_index", sa.Integer, nullable=False, server_default="-1"),
+    sa.Column("state", sa.String(40), nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("start_time", Time),
+    sa.Column("end_time", Time),
+    sa.Column("updated", Time, nullable=False),
+    sa.Index("ix_task_runs_flow_run", "flow_run_id", "task_slug", "map_index"),
+)
+
+states = sa.Table(
+    "states", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("flow_run_id", Id, nullable=False),
+    sa.Column("task_run_id", Id),
+    sa.Column("state", sa.String(40), nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("timestamp", Time, nullable=False),
+    sa.Index("ix_states_flow_run", "flow_run_id", "id"),
+    sa.Index("ix_states_task_run", "task_run_id"),
+)
+
+logs = sa.Table(
+    "logs", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("flow_run_id", Id, nullable=False),
+    sa.Column("task_run_id", Id),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("timestamp", Time, nullable=False),
+    sa.Index("ix_logs_flow_run", "flow_run_id", "id"),
+)

@@ -1,0 +1,115 @@
+"""The server's guard: one ASGI middleware in front of every route.
+
+- **Token.** When the server has a token (always, when it is bound to anything
+  but a loopback address), a request needs ``Authorization: Bearer TOKEN``
+  (or the ``perfect_nb_token`` cookie the UI sets); else 401.
+- **Host and Origin.** A request must name one of the server's own hosts (no
+  DNS rebinding); a request from a browser page (``Origin``) must come from the
+  server's own origin; else 403.
+- **Size.** A request body over ``max_body`` bytes is refused with 413, whether
+  or not it declared its length.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from typing import Any, Awaitable, Callable
+
+__all__ = ["Guard", "is_loopback"]
+
+Scope = dict[str, Any]
+
+
+def is_loopback(host: str) -> bool:
+    """Is ``host`` a loopback name or address?
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def _refuse(send: Callable, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class Guard:
+    """Wraps an ASGI app; see the module docstring for what it checks."""
+
+    def __init__(self, app: Callable, token: str | None, bind_host: str, max_body: int) -> None:
+        self.app, self.token, self.max_body = app, token or None, max_body
+        self.any_host = bind_host in ("0.0.0.0", "::", "")
+        self.hosts = {bind_host.lower(), "localhost", "127.0.0.1", "[::1]"}
+
+    def _headers(self, scope: Scope) -> dict[str, str]:
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+    def _host_ok(self, headers: dict[str, str]) -> bool:
+        host = headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        return self.any_host or name.lower() in self.hosts
+
+    def _token_ok(self, headers: dict[str, str]) -> bool:
+        if self.token is None:
+            return True
+        auth = headers.get("authorization", "")
+        given = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if not given:
+            for part in headers.get("cookie", "").split(";"):
+                key, _, value = part.strip().partition("=")
+                if key == "perfect_nb_token":
+                    given = value
+        return hmac.compare_digest(given.encode(), self.token.encode())
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = self._headers(scope)
+        if not self._host_ok(headers):
+            return await _refuse(send, 403, f"Host {headers.get('host', '')!r} is not this server's; use its address.")
+        origin = headers.get("origin")
+        if origin and origin.split("://", 1)[-1] != headers.get("host") and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            return await _refuse(send, 403, f"Cross-origin request from {origin!r} refused.")
+        if not self._token_ok(headers):
+            return await _refuse(send, 401, "This server needs a token: send 'Authorization: Bearer TOKEN' (see `perfect server start`'s output or the [server] token in config.toml).")
+        declared = headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            return await _refuse(send, 413, f"Request body of {declared} bytes is over this server's limit of {self.max_body}.")
+        seen = 0
+        started = False
+
+        async def counted_receive() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge()
+            return message
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _TooLarge:
+            if not started:
+                await _refuse(send, 413, f"Request body is over this server's limit of {self.max_body} bytes.")
