@@ -27,12 +27,13 @@ def server_token(host: str, given: str | None = None) -> tuple[str | None, bool]
 def start(host: str, port: int, database_url: str | None, keep_days: float, token: str | None = None, log_level: str = "warning") -> None:
     import uvicorn
 
-    from perfect_nb.server.app import create_app
+    from perfect_nb.server.app import MAX_BODY, create_app
 
     db = Database(database_url or load_config().server.database_url or None)
     revision = upgrade(db)
     token, new = server_token(host, token)
-    app = create_app(db, token=token, bind_host=host, keep_days=keep_days)
+    max_body = int(load_config().server.get("max_body") or MAX_BODY)
+    app = create_app(db, token=token, bind_host=host, keep_days=keep_days, max_body=max_body)
     shown = f"[{host}]" if ":" in host else host
     print(f"perfect_nb server on http://{shown}:{port} (database {redact(db.url)}, schema {revision})", flush=True)
     if new:

@@ -45,10 +45,6 @@ async def _refuse(send: Callable, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class Guard:
     """Wraps an ASGI app; see the module docstring for what it checks."""
 
@@ -92,24 +88,24 @@ class Guard:
         if declared and declared.isdigit() and int(declared) > self.max_body:
             return await _refuse(send, 413, f"Request body of {declared} bytes is over this server's limit of {self.max_body}.")
         seen = 0
-        started = False
+        state = {"started": False, "refused": False}
 
         async def counted_receive() -> dict:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise _TooLarge()
+                if seen > self.max_body and not state["refused"]:
+                    state["refused"] = True
+                    if not state["started"]:
+                        await _refuse(send, 413, f"Request body is over this server's limit of {self.max_body} bytes.")
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked_send(message: dict) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if state["refused"]:
+                return  # the 413 is the answer
+            state["started"] = state["started"] or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if not started:
-                await _refuse(send, 413, f"Request body is over this server's limit of {self.max_body} bytes.")
+        await self.app(scope, counted_receive, tracked_send)

@@ -1,0 +1,149 @@
+"""The server's API on a real server process, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from perfect_nb import Flow, Parameter, task
+from perfect_nb.errors import ClientError, SerializationError
+
+
+def make_flow(body_value: int = 1, name: str = "etl") -> Flow:
+    @task
+    def inc(x):
+        return x + body_value
+
+    with Flow(name) as flow:
+        n = Parameter("n", default=1, bounds=(0, 100))
+        inc(n)
+    return flow
+
+
+def test_health_names_the_database(client, server):
+    health = client.health()
+    assert health["ok"] is True
+    assert health["database"] == server.database_url.split(":")[0].split("+")[0]
+
+
+def test_projects_create_list_and_duplicate(client):
+    client.create_project("analytics", "numbers")
+    with pytest.raises(ClientError) as err:
+        client.create_project("analytics")
+    assert err.value.status == 409 and "already exists" in str(err.value)
+    assert [p["name"] for p in client.request("GET", "/projects")] == ["analytics"]
+
+
+def test_register_keeps_version_of_unchanged_flow_and_bumps_edited_one(client):
+    client.create_project("p")
+    first = client.register(make_flow(1), "p")
+    again = client.register(make_flow(1), "p")
+    assert (first["version"], again["version"], again["unchanged"], again["id"]) == (1, 1, True, first["id"])
+    edited = client.register(make_flow(2), "p")  # same graph, another task body
+    assert (edited["version"], edited["unchanged"]) == (2, False)
+    versions = client.request("GET", "/flows", params={"project": "p", "archived": True})
+    assert sorted((f["version"], f["archived"]) for f in versions) == [(1, True), (2, False)]
+    forced = client.register(make_flow(2), "p", force=True)
+    assert forced["version"] == 3
+
+
+def test_register_stores_the_flow_by_value(client):
+    client.create_project("p")
+    row = client.register(make_flow(5), "p")
+    flow = client.load_flow(row["id"])
+    state = flow.run(n=1, backend=False)
+    assert [r.result for r in state.result.values() if r.result != 1] == [6]
+    stored = client.get_flow(row["id"])
+    assert stored["parameters"][0]["name"] == "n" and stored["meta"]["python"] == f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+
+
+def test_register_into_unknown_project_is_404_naming_it(client):
+    with pytest.raises(ClientError) as err:
+        client.register(make_flow(), "nope")
+    assert err.value.status == 404 and "'nope'" in str(err.value) and "perfect create project" in str(err.value)
+
+
+def test_unpicklable_flow_names_the_task():
+    import threading
+
+    lock = threading.Lock()
+
+    @task
+    def holds_lock():
+        return lock.locked()
+
+    with Flow("bad") as flow:
+        holds_lock()
+    from perfect_nb.client.register import registration_payload
+
+    with pytest.raises(SerializationError, match="task 'holds_lock'"):
+        registration_payload(flow, "p")
+
+
+def test_flow_run_parameters_are_checked_before_the_run_is_stored(client):
+    client.create_project("p")
+    flow_id = client.register(make_flow(), "p")["id"]
+    for params, needle in [({"m": 1}, "no parameter 'm'"), ({"n": "abc"}, "needs an int"), ({"n": 500}, "between 0 and 100")]:
+        with pytest.raises(ClientError) as err:
+            client.create_flow_run(flow_id=flow_id, parameters=params)
+        assert err.value.status == 422 and needle in str(err.value)
+    assert client.flow_runs() == []
+    run_id = client.create_flow_run(flow_id=flow_id, parameters={"n": 3})
+    info = client.get_flow_run_info(run_id)
+    assert (type(info.state).__name__, info.parameters, info.flow_id) == ("Scheduled", {"n": 3}, flow_id)
+
+
+def test_unknown_ids_are_404_naming_the_id(client):
+    for path in ("/flow_runs/abc", "/flows/abc", "/task_runs/abc", "/projects/abc"):
+        with pytest.raises(ClientError) as err:
+            client.request("GET", path)
+        assert err.value.status == 404 and "'abc'" in str(err.value)
+
+
+def test_stale_state_version_is_409(client):
+    client.create_project("p")
+    run_id = client.create_flow_run(flow_id=client.register(make_flow(), "p")["id"])
+    version = client.get_flow_run_info(run_id).version
+    client.set_flow_run_state(run_id, "Running", version=version)
+    with pytest.raises(ClientError) as err:
+        client.set_flow_run_state(run_id, "Success", version=version)
+    assert err.value.status == 409 and "Running" in str(err.value)
+    client.set_flow_run_state(run_id, "Success")
+    assert [s["state"] for s in client.get_flow_run_states(run_id)] == ["Scheduled", "Running", "Success"]
+    assert client.get_flow_run_info(run_id).end_time is not None
+
+
+def test_idempotency_key_gives_the_same_run(client):
+    client.create_project("p")
+    flow_id = client.register(make_flow(), "p")["id"]
+    a = client.create_flow_run(flow_id=flow_id, idempotency_key="k1")
+    assert client.create_flow_run(flow_id=flow_id, idempotency_key="k1") == a
+    assert client.create_flow_run(flow_id=flow_id, idempotency_key="k2") != a
+
+
+def test_foreign_host_header_is_refused(server):
+    response = httpx.get(f"{server.api}/api/health", headers={"Host": "evil.example:80"})
+    assert response.status_code == 403 and "not this server's" in response.json()["detail"]
+
+
+def test_cross_origin_post_is_refused(server):
+    response = httpx.post(f"{server.api}/api/projects", json={"name": "x"}, headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403
+
+
+def test_event_batch_with_a_bad_event_is_422_naming_it(client):
+    with pytest.raises(ClientError) as err:
+        client.post_events([{"type": "state", "id": "1", "flow_run_id": "r", "ts": 1.0}])
+    assert err.value.status == 422 and "events[0]" in str(err.value) and "state" in str(err.value)
+
+
+def test_database_that_cannot_be_opened_is_one_line_without_password(home):
+    url = "postgresql+psycopg://someone:sekrit@127.0.0.1:1/nothing"
+    out = subprocess.run([sys.executable, "-m", "perfect_nb", "server", "start", "--port", "1", "--database-url", url],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "someone:***@127.0.0.1:1/nothing" in out.stderr and "sekrit" not in out.stderr + out.stdout
+    assert len(out.stderr.strip().splitlines()) == 1
