@@ -214,7 +214,8 @@ def _watch(client: Any, run_id: str, poll: float = 0.5, hint_after: float = 5.0)
         if info.state.is_finished():
             counts: dict[str, int] = {}
             for t in info.task_runs:
-                counts[t["state"]] = counts.get(t["state"], 0) + 1
+                name = type(t.state).__name__
+                counts[name] = counts.get(name, 0) + 1
             print(f"Flow run {run_id}: {type(info.state).__name__} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items())) or 'no task runs'}).", flush=True)
             return EXIT_OK if info.state.is_successful() else EXIT_FAILED
         if not hinted and type(info.state).__name__ == "Scheduled" and time.monotonic() - started > hint_after:
