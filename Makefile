@@ -27,6 +27,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.cache
+	$(BIN)/python -m bench.backend
 
 clean:
 	rm -rf $(VENV) bench/.prefect1-venv

@@ -205,18 +205,26 @@ async def get_task_run(task_run_id: str, request: Request) -> dict:
 _EVENT_KEYS = {"flow_run": ("id", "flow_run_id"), "state": ("id", "flow_run_id", "state", "ts"), "log": ("id", "flow_run_id", "ts")}
 
 
-@router.post("/events")
-async def post_events(body: EventsIn, request: Request) -> dict:
-    for i, event in enumerate(body.events):
+@router.post("/events", openapi_extra={"requestBody": {"content": {"application/json": {"schema": EventsIn.model_json_schema()}}, "required": True}})
+async def post_events(request: Request) -> dict:
+    """Store a batch of engine events (see :mod:`perfect_nb.server.db.ingest`); the body is
+    parsed as plain JSON, not through a model, since this is the hot path."""
+    try:
+        events = json.loads(await request.body())["events"]
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise HTTPException(422, 'The body must be JSON {"events": [{...}, ...]}.') from None
+    for i, event in enumerate(events):
         needed = _EVENT_KEYS.get(event.get("type"))
         if needed is None:
             raise HTTPException(422, f"events[{i}]: type must be one of {sorted(_EVENT_KEYS)}, got {event.get('type')!r}.")
         missing = [k for k in needed if k not in event]
         if missing:
             raise HTTPException(422, f"events[{i}] ({event['type']}) lacks {', '.join(missing)}.")
-    out = await _call(request, ingest, body.events, write=True)
-    _publish(request, [e for e in body.events if e["type"] == "state"])
-    return {"states": out["states"], "logs": out["logs"], "received": len(body.events)}
+    out = await _call(request, ingest, events, write=True)
+    _publish(request, [e for e in events if e["type"] == "state"])
+    return {"states": out["states"], "logs": out["logs"], "received": len(events)}
 
 
 def _publish(request: Request, events: list[dict]) -> None:

@@ -1,0 +1,95 @@
+"""Benchmark of the orchestration backend (issue 11), run by ``make bench``.
+
+- the 2,000-task fan-in workload with reporting on (a real server on SQLite, in
+  its own process) against reporting off, in the same process: the per-task cost
+  of recording a run, amortised over the run including the final flush;
+- event ingestion into SQLite through the API: state changes per second;
+- the server's start-up time (process start to first answer) and idle resident memory.
+
+Prints a Markdown table and writes it to bench/results-backend.md.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+import time
+import uuid
+
+os.environ.setdefault("PERFECT_NB_LOGGING_LEVEL", "ERROR")
+N_TASKS = 2_000
+
+
+def _fan_in():
+    from perfect_nb import Flow, task
+
+    @task
+    def inc(x):
+        return x + 1
+
+    @task
+    def total(xs):
+        return sum(xs)
+
+    with Flow("fan_in") as flow:
+        total([inc(i) for i in range(N_TASKS)])
+    return flow
+
+
+def _best(fn, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    from perfect_nb.client import Client
+    from tests.backend.conftest import ServerProcess
+
+    home = pathlib.Path(tempfile.mkdtemp(prefix="perfect_bench_"))
+    proc = ServerProcess(f"sqlite:///{home / 'server.db'}", home)
+    started = time.perf_counter()
+    proc.start()
+    ready = time.perf_counter() - started
+    time.sleep(1.0)
+    idle_rss = _rss_mb(proc.proc.pid)
+    rows = []
+    try:
+        with Client(api=proc.api) as client:
+            flow = _fan_in()
+            off = _best(lambda: flow.run(backend=False))
+            on = _best(lambda: flow.run(backend=client))
+            per_task = (on - off) / N_TASKS * 1e6
+            rows.append(("2,000-task fan-in, reporting off", f"{off * 1e3:.0f} ms", f"{off / N_TASKS * 1e6:.0f} us per task"))
+            rows.append(("same, recorded in the server (SQLite)", f"{on * 1e3:.0f} ms", f"+{per_task:.1f} us per task (target: at most 30)"))
+            run_id = str(uuid.uuid4())
+            batches = [[{"id": str(uuid.uuid4()), "type": "state", "flow_run_id": run_id, "task_run_id": f"{run_id}-{b}-{i}", "task_slug": "t",
+                         "state": "Success", "finished": True, "seq": b * 1000 + i + 1, "ts": time.time()} for i in range(1000)] for b in range(20)]
+            start = time.perf_counter()
+            for batch in batches:
+                client.post_events(batch)
+            rate = 20_000 / (time.perf_counter() - start)
+            rows.append(("event ingestion, 20 batches of 1,000 state changes", f"{rate:,.0f} per s", "target: at least 10,000 per s"))
+    finally:
+        proc.stop()
+    rows.append(("server start-up (process start to first answer)", f"{ready:.2f} s", "target: under 2 s"))
+    rows.append(("server resident memory when idle", f"{idle_rss:.0f} MB", "target: under 100 MB"))
+    table = "| measurement | value | note |\n|---|---|---|\n" + "".join(f"| {a} | {b} | {c} |\n" for a, b, c in rows)
+    print(table)
+    (pathlib.Path(__file__).parent / "results-backend.md").write_text(
+        f"# Backend benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)\n\n{table}")
+
+
+if __name__ == "__main__":
+    main()
