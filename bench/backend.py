@@ -18,6 +18,9 @@ import time
 import uuid
 
 os.environ.setdefault("PERFECT_NB_LOGGING_LEVEL", "ERROR")
+
+from bench.cache import _best  # noqa: E402  (best of five wall-clock runs)
+
 N_TASKS = 2_000
 
 
@@ -35,15 +38,6 @@ def _fan_in():
     with Flow("fan_in") as flow:
         total([inc(i) for i in range(N_TASKS)])
     return flow
-
-
-def _best(fn, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _rss_mb(pid: int) -> float:

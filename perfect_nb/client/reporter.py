@@ -89,6 +89,7 @@ class Reporter:
         self.runs: set[str] = set()
         self._items: list = []
         self._seq = 0
+        self._prefix = uuid.uuid4().hex  # event ids are PREFIX-SEQ: unique, and the same when resent
         self._wake = threading.Event()
         self._stop = False
         self._send_lock = threading.Lock()
@@ -120,21 +121,22 @@ class Reporter:
 
     def _to_json(self, item: Any) -> dict:
         self._seq += 1
+        event_id = f"{self._prefix}-{self._seq}"
         if isinstance(item, tuple):
             kind = item[0]
             if kind == "flow_run":
                 from perfect_nb.client.register import flow_graph
 
                 _, run_id, params, ts = item
-                return {"id": str(uuid.uuid4()), "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
+                return {"id": event_id, "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
                         "name": self.flow.name, "parameters": {k: json_safe(v) for k, v in (params or {}).items()}, "labels": self.labels,
                         "graph": None if self.flow_id else flow_graph(self.flow), "ts": ts}
             _, run_id, task_run_id, level, name, message, ts = item
-            return {"id": str(uuid.uuid4()), "type": "log", "flow_run_id": run_id, "task_run_id": task_run_id, "level": level, "name": name, "message": message, "ts": ts}
-        new = item.new_state
+            return {"id": event_id, "type": "log", "flow_run_id": run_id, "task_run_id": task_run_id, "level": level, "name": name, "message": message, "ts": ts}
+        new, task = item.new_state, item.task
         return {
-            "id": str(uuid.uuid4()), "type": "state", "flow_run_id": item.flow_run_id, "task_run_id": item.task_run_id,
-            "task_slug": item.task.slug if item.task is not None else None, "task_name": item.task.name if item.task is not None else None,
+            "id": event_id, "type": "state", "flow_run_id": item.flow_run_id, "task_run_id": item.task_run_id,
+            "task_slug": task.slug if task is not None else None, "task_name": task.name if task is not None else None,
             "map_index": item.map_index, "state": type(new).__name__, "message": _message(new), "finished": new.is_finished(),
             "seq": self._seq, "ts": item.timestamp or time.time(),
         }

@@ -1,0 +1,54 @@
+"""The backend's commands, as a user types them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+PERFECT = [sys.executable, "-m", "perfect_nb"]
+
+
+def perfect(*args: str, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*PERFECT, *args], capture_output=True, text=True, timeout=120, env=env, input=stdin)
+
+
+def test_backend_server_writes_the_config_and_status_answers(server, home):
+    out = perfect("backend", "server", "--api", server.api)
+    assert out.returncode == 0 and server.api in out.stdout
+    from perfect_nb.configuration import load_config
+
+    assert (load_config().backend.kind, load_config().backend.api) == ("server", server.api)
+    status = perfect("server", "status")
+    assert status.returncode == 0 and status.stdout.startswith("Yes:")
+    assert perfect("backend", "none").returncode == 0 and load_config().backend.kind == "none"
+
+
+def test_status_without_a_server_says_how_to_start_one(home):
+    out = perfect("server", "status", "--api", "http://127.0.0.1:9")
+    assert out.returncode == 1 and "perfect server start" in out.stdout
+
+
+def test_create_project_twice(server, home):
+    env = {**server.env, "PERFECT_NB__BACKEND__API": server.api}
+    assert perfect("create", "project", "p", env=env).returncode == 0
+    again = perfect("create", "project", "p", env=env)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert perfect("create", "project", "p", "--skip-if-exists", env=env).returncode == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_database_upgrade_and_reset(database_url, home):
+    up = perfect("server", "database", "upgrade", "--database-url", database_url)
+    assert up.returncode == 0 and "revision 0001" in up.stdout
+    refused = perfect("server", "database", "reset", "--database-url", database_url, stdin="")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert perfect("server", "database", "reset", "--database-url", database_url, "--yes").returncode == 0
+
+
+def test_run_needs_a_file_or_a_name(home):
+    out = perfect("run")
+    assert out.returncode == 2 and "--name FLOW" in out.stderr
+    out = perfect("run", "x.py", "--watch")
+    assert out.returncode == 2 and "go with --name" in out.stderr
