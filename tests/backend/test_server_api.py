@@ -147,3 +147,30 @@ def test_database_that_cannot_be_opened_is_one_line_without_password(home):
     assert out.returncode == 2
     assert "someone:***@127.0.0.1:1/nothing" in out.stderr and "sekrit" not in out.stderr + out.stdout
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_stream_sends_state_changes_of_one_run(client, server):
+    import json
+    import threading
+
+    received: list[dict] = []
+    connected = threading.Event()
+
+    def listen():
+        with httpx.stream("GET", f"{server.api}/api/stream", params={"flow_run_id": "r1"}, timeout=10) as response:
+            for line in response.iter_lines():
+                if line.startswith(": connected"):
+                    connected.set()
+                elif line.startswith("data: "):
+                    received.append(json.loads(line[6:]))
+                    if len(received) == 2:
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert connected.wait(10)
+    events = [{"id": f"e{i}", "type": "state", "flow_run_id": run, "task_run_id": f"{run}-t", "task_slug": "t", "state": st, "seq": i, "ts": float(i)}
+              for i, (run, st) in enumerate([("r1", "Running"), ("other", "Running"), ("r1", "Success")], start=1)]
+    client.post_events(events)
+    listener.join(10)
+    assert [(e["flow_run_id"], e["state"]) for e in received] == [("r1", "Running"), ("r1", "Success")]
