@@ -8,7 +8,7 @@
     perfect server database upgrade|reset [--database-url URL] [--yes]
     perfect backend server [--api http://127.0.0.1:4200] | perfect backend none
     perfect create project NAME [--description TEXT] [--skip-if-exists]
-    perfect register --project NAME -p flows.py [-p more.py] [--label L] [--force]
+    perfect register --project NAME -p flows.py [-p notebook.ipynb] [--label L] [--force]
     perfect run --name FLOW [--project NAME] [--param k=v] [--execute | --watch]
 """
 
@@ -60,7 +60,8 @@ def add_commands(commands: Any) -> None:
 
     register = commands.add_parser("register", help="register every flow of Python files with the server")
     register.add_argument("--project", required=True)
-    register.add_argument("-p", "--path", action="append", required=True, help="a .py file whose Flow objects are registered; repeatable")
+    register.add_argument("-p", "--path", action="append", required=True,
+                          help="a .py file whose Flow objects are registered, or a notebook whose %%%%perfect_flow cells' flows are (built, not run); repeatable")
     register.add_argument("--label", action="append", default=[], help="a label for the flows; repeatable")
     register.add_argument("--force", action="store_true", help="bump the version even when nothing changed")
     register.set_defaults(handler=_register)
@@ -157,8 +158,13 @@ def _register(args: argparse.Namespace) -> int:
     flows = []
     for given in args.path:
         path = Path(given)
-        if not path.is_file() or path.suffix != ".py":
-            raise CommandError(f"{given}: not a Python file (.py).")
+        if not path.is_file() or path.suffix not in (".py", ".ipynb"):
+            raise CommandError(f"{given}: not a Python file (.py) or a notebook (.ipynb).")
+        if path.suffix == ".ipynb":
+            from perfect_nb.cli.notebook import notebook_flows  # imports IPython: only for notebooks
+
+            flows.extend(notebook_flows(path))
+            continue
         found = load_flows(path)
         if not found:
             raise CommandError(f"{given} defines no Flow.")

@@ -126,6 +126,25 @@ def run_notebook(path: Path, wanted: str | None, session: Session) -> None:
         raise CommandError(f"no {MAGIC} cell of {path} has a parameter {', '.join(map(repr, session.unused_params()))}.")
 
 
+def notebook_flows(path: Path) -> list[Flow]:
+    """Build every ``%%perfect_flow`` cell's flow, running the other cells but no flow (for ``perfect register``)."""
+    cells = read_code_cells(path)
+    flow_cells = {n: fc for n, source in cells if (fc := parse_flow_cell(n, source, path)) is not None}
+    if not flow_cells:
+        raise CommandError(f"{path} has no {MAGIC} cell, so there is no flow to register.")
+    session = Session({}, quiet=True)
+    runner = _NotebookRunner(_make_shell(), session, wanted="")  # no cell is named "": none runs
+    built: dict[str, Flow] = {}
+    with _in_folder(path.resolve().parent):
+        for number, source in cells:
+            cell = flow_cells.get(number)
+            if not (runner.flow_cell(cell) if cell is not None else runner.code_cell(number, source)):
+                raise CommandError(f"{path}: {session.errors[-1]}")
+            if cell is not None:
+                built[cell.name] = runner.shell.user_ns[cell.name]
+    return list(built.values())
+
+
 class _NotebookRunner:
     """Runs the cells in ``shell``; a ``%%perfect_flow`` cell here, the others through the shell."""
 

@@ -52,3 +52,24 @@ def test_run_needs_a_file_or_a_name(home):
     assert out.returncode == 2 and "--name FLOW" in out.stderr
     out = perfect("run", "x.py", "--watch")
     assert out.returncode == 2 and "go with --name" in out.stderr
+
+
+def test_register_a_notebooks_flows_builds_them_without_running(server, tmp_path):
+    import nbformat
+
+    marker = tmp_path / "ran"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("from perfect_nb import task\n@task\ndef touch(n):\n    open(%r, 'w').write('x')\n    return n" % str(marker)),
+        nbformat.v4.new_code_cell("%%perfect_flow touched\ntouch(n)"),
+        nbformat.v4.new_code_cell("n = 2"),
+    ]
+    nb.cells.insert(1, nbformat.v4.new_code_cell("from perfect_nb import Parameter\nn = Parameter('n', default=1)"))
+    path = tmp_path / "flows.ipynb"
+    nbformat.write(nb, path)
+    env = {**server.env, "PERFECT_NB__BACKEND__API": server.api}
+    assert perfect("create", "project", "nb", env=env).returncode == 0
+    out = perfect("register", "--project", "nb", "-p", str(path), env=env)
+    assert out.returncode == 0, out.stderr
+    assert "'touched' in project 'nb': registered as version 1" in out.stdout
+    assert not marker.exists(), "registering builds the flow; it does not run it"
