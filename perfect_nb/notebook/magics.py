@@ -51,6 +51,17 @@ def make_executor(spec: str | None) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def _register(flow: Flow, project: str) -> None:
+    """``--register PROJECT``: store the flow in the server; a server that is down or refuses is a UsageError."""
+    from perfect_nb.client.register import register
+    from perfect_nb.errors import ClientError, SerializationError
+
+    try:
+        register(flow, project)
+    except (ClientError, SerializationError) as exc:
+        raise UsageError(f"--register {project}: {exc}") from None
+
+
 @magics_class
 class PerfectMagics(Magics):
     """The perfect_nb magics."""
@@ -63,6 +74,7 @@ class PerfectMagics(Magics):
     @argument("--horizontal", action="store_true", help="Lay the graph out left to right.")
     @argument("--no-cache", action="store_true", help="Run every task, ignoring cached results (and refresh them).")
     @argument("--persist", action="store_true", help="Also keep picklable results in .perfect_cache/ so they survive a kernel restart.")
+    @argument("--register", metavar="PROJECT", default=None, help="Also register the flow in this project of the configured server.")
     @cell_magic
     def perfect_flow(self, line: str, cell: str) -> None:
         """Build a flow from the cell body, bind it to NAME, show its live view and run it."""
@@ -78,6 +90,8 @@ class PerfectMagics(Magics):
         if unknown:
             raise UsageError(f"Flow {name!r} has no parameter(s) {unknown}; its parameters are {sorted(known)}.")
         self.shell.user_ns[name] = flow
+        if args.register:
+            _register(flow, args.register)
         view = views.get(name)
         if view is None:
             view = views[name] = FlowView(flow, horizontal=args.horizontal, executor=executor)

@@ -73,3 +73,19 @@ def test_register_a_notebooks_flows_builds_them_without_running(server, tmp_path
     assert out.returncode == 0, out.stderr
     assert "'touched' in project 'nb': registered as version 1" in out.stdout
     assert not marker.exists(), "registering builds the flow; it does not run it"
+
+
+def test_magic_register_flag_registers_the_cells_flow(server, ip, monkeypatch, capsys):
+    from IPython.core.error import UsageError
+
+    from perfect_nb.client import Client
+
+    monkeypatch.setenv("PERFECT_NB__BACKEND__API", server.api)
+    with Client(api=server.api) as client:
+        client.create_project("nb")
+        ip.run_cell("from perfect_nb import task\n@task\ndef one():\n    return 1")
+        ip.run_cell_magic("perfect_flow", "magicflow --no-run --register nb", "one()")
+        assert "registered as version 1" in capsys.readouterr().out
+        assert [f["name"] for f in client.request("GET", "/flows", params={"project": "nb"})] == ["magicflow"]
+        with pytest.raises(UsageError, match="--register nope: .*'nope'"):
+            ip.run_cell_magic("perfect_flow", "magicflow --no-run --register nope", "one()")
