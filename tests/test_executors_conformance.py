@@ -9,7 +9,9 @@ states and results. Tasks are module-level so that workers can unpickle them.
 from __future__ import annotations
 
 import os
+import re
 import signal
+import sys
 import threading
 import time
 
@@ -321,6 +323,150 @@ def test_flow_executor_default_is_used(make_executor):
     state = flow.run()
     assert state.is_successful()
     assert (state.result[where].result == os.getpid()) == (make_executor.kind in ("local", "threads"))
+
+
+# --- what a task cannot do to the flow runner -----------------------------------------
+class Stop(BaseException):
+    """A user's own BaseException, not an Exception and not a signal."""
+
+
+@task
+def stops():
+    raise Stop("enough")
+
+
+@task
+def closes():
+    raise GeneratorExit("closed")
+
+
+@task
+def exits(code=3):
+    sys.exit(code)
+
+
+@task
+def recurses():
+    def down(n):
+        return down(n + 1)
+
+    return down(0)
+
+
+@task
+def interrupts():
+    raise KeyboardInterrupt
+
+
+def test_a_base_exception_fails_its_task_and_the_run_returns_a_state(make_executor):
+    with Flow("base exceptions") as flow:
+        first = one()
+        stop = stops(upstream_tasks=[first])
+        tasks = {"first": first, "stop": stop, "closes": closes(upstream_tasks=[first]), "after": add(stop, 1), "other": add(first, 1)}
+    state = flow.run(executor=make_executor())
+    assert flow.last_run is state and state.is_failed()
+    assert summary(state, tasks) == {
+        "first": ("Success", 1), "stop": ("Failed", "Stop"), "closes": ("Failed", "GeneratorExit"),
+        "after": ("TriggerFailed", "TRIGGERFAIL"), "other": ("Success", 2),
+    }
+    assert state.result[stop].message == "Error during execution of task: Stop('enough')"
+    assert str(state.result[stop].result) == "enough"
+
+
+def test_sys_exit_in_a_task_fails_that_task_and_never_exits_the_process(make_executor):
+    with Flow("exits") as flow:
+        first = one()
+        gone = exits(upstream_tasks=[first])
+        zero = exits(0, upstream_tasks=[first])
+        tasks = {"first": first, "gone": gone, "zero": zero, "after": add(first, 1), "downstream": add(gone, 1)}
+    state = flow.run(executor=make_executor())  # we are still here: the process did not exit
+    assert flow.last_run is state and state.is_failed()
+    assert summary(state, tasks) == {
+        "first": ("Success", 1), "gone": ("Failed", "SystemExit"), "zero": ("Failed", "SystemExit"),
+        "after": ("Success", 2), "downstream": ("TriggerFailed", "TRIGGERFAIL"),
+    }
+    assert "task called sys.exit(3)" in state.result[gone].message
+    assert "task called sys.exit(0)" in state.result[zero].message
+    assert "signals.FAIL" in state.result[gone].message  # what to do instead
+
+
+def test_a_recursion_error_is_reported_as_a_recursion_error(make_executor):
+    with Flow("recursion") as flow:
+        deep = recurses()
+        fine = one()
+    state = flow.run(executor=make_executor())
+    assert state.result[fine].result == 1
+    failed = state.result[deep]
+    assert failed.is_failed() and isinstance(failed.result, RecursionError)
+    assert "RecursionError" in failed.message and "pickl" not in failed.message.lower()
+
+
+@pytest.mark.parametrize("kind", ["threads", "processes", "dask"])
+def test_keyboard_interrupt_raised_by_task_code_on_a_worker_fails_only_that_task(kind, request):
+    executors = {
+        "threads": lambda: LocalDaskExecutor("threads", 2),
+        "processes": lambda: LocalDaskExecutor("processes", 2),
+        "dask": lambda: DaskExecutor(request.getfixturevalue("cluster").scheduler_address),
+    }
+    executor = executors[kind]()
+    workers = _cluster_pids()
+    with Flow("task raises KeyboardInterrupt") as flow:
+        first = one()
+        raised = interrupts(upstream_tasks=[first])
+        after = add(first, 1)
+    start = time.monotonic()
+    state = flow.run(executor=executor)
+    assert time.monotonic() - start < 5, "no worker may die or restart over it"
+    assert state.type == "Failed" and flow.last_run is state
+    assert state.result[raised].is_failed() and isinstance(state.result[raised].result, KeyboardInterrupt)
+    assert "KeyboardInterrupt" in state.result[raised].message
+    assert state.result[after].result == 2
+    assert _cluster_pids() == workers  # the Dask workers are the same processes
+
+
+@task(timeout=0.3)
+def blocked():
+    time.sleep(3)  # inside C: a request to stop waits until it returns
+    return "late"
+
+
+@task(timeout=0.3)
+def spins():
+    while True:
+        pass
+
+
+def test_a_timed_out_body_is_stopped_where_python_allows_and_the_message_says_where_not(make_executor):
+    kind = make_executor.kind
+    workers = _cluster_pids()
+    with Flow("timeouts") as flow:
+        stuck = blocked()
+        spinning = spins()
+        after = pid(upstream_tasks=[stuck, spinning], task_args={"trigger": triggers.all_finished})
+    state = flow.run(executor=make_executor())
+    stuck_state, spin_state = state.result[stuck], state.result[spinning]
+    assert stuck_state.type == spin_state.type == "TimedOut"
+    assert spin_state.message == "Task timed out during execution (timeout: 0.3 s). Its body was stopped."
+    assert stuck_state.message.startswith("Task timed out during execution (timeout: 0.3 s). Its body did not stop when told")
+    assert state.result[after].is_successful()  # the executor still works
+    if kind in ("local", "threads"):
+        assert "may still be running in this process" in stuck_state.message
+        assert "LocalDaskExecutor('processes') or DaskExecutor" in stuck_state.message
+        assert any(t.name == "perfect_nb-timeout" and t.is_alive() for t in threading.enumerate())
+    elif kind == "processes":
+        worker = int(re.search(r"worker process (\d+) exits", stuck_state.message).group(1))
+        assert state.result[after].result != worker
+        deadline = time.monotonic() + 5
+        while psutil.pid_exists(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not psutil.pid_exists(worker), "the worker holding the stuck body must be gone"
+    else:
+        assert re.search(r"Dask worker tcp://\S+ is restarted through its nanny", stuck_state.message)
+        deadline = time.monotonic() + 20
+        while (len(_cluster_pids()) < 2 or _cluster_pids() == workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        now = _cluster_pids()
+        assert len(now) == 2 and len(now - workers) == 1, "one worker process was replaced"
 
 
 # --- faults --------------------------------------------------------------------------

@@ -365,7 +365,8 @@ def test_a_task_running_past_its_timeout_is_timed_out():
     start = time.monotonic()
     state, rec = run(slow)
     assert time.monotonic() - start < 2
-    assert type(state) is TimedOut and state.message == "Task timed out during execution."
+    assert type(state) is TimedOut and state.message.startswith("Task timed out during execution (timeout: 0.2 s).")
+    assert "may still be running in this process" in state.message and "LocalDaskExecutor('processes')" in state.message
     assert isinstance(state.result, TaskTimeoutError)
     assert rec.sequence == [STARTED, ("Running", "TimedOut", state.message)]
 

@@ -340,7 +340,9 @@ class _FlowRun:
         self.inflight -= 1
         try:
             state = future.result()
-        except Exception as exc:  # the executor itself failed (lost worker, unpicklable result)
+        except KeyboardInterrupt:  # a Ctrl-C here, in the flow runner
+            raise
+        except BaseException as exc:  # the executor itself failed (lost worker, unpicklable result)
             state = Failed(f"The executor could not run this task: {type(exc).__name__}: {exc}", result=exc)
             self._emit_local(node, node.state, state)
         node.state = state

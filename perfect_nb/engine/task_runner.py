@@ -17,10 +17,9 @@ state handlers and emits one engine event.
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import ctypes
 import datetime as _dt
 import logging
+import signal
 import threading
 import time
 from typing import Any, Callable
@@ -32,7 +31,8 @@ from perfect_nb.engine.state import (
     Failed, Finished, Looped, Mapped, Paused, Pending, Resume, Retrying,
     Running, Scheduled, Skipped, State, Success, TimedOut, TriggerFailed,
 )
-from perfect_nb.engine.persistence import hooks_for
+from perfect_nb.engine.persistence import BRACES, hooks_for
+from perfect_nb.engine.timeouts import TaskTimeoutError, call_with_timeout
 from perfect_nb.engine.triggers import all_successful
 
 __all__ = ["TaskRunner", "TaskTimeoutError"]
@@ -45,10 +45,6 @@ _SKIP_MESSAGE = (
 
 
 _PACKAGE_LOGGER = logging.getLogger("perfect_nb")  # task loggers are its children
-
-
-class TaskTimeoutError(Exception):
-    """Raised inside a task's thread when it runs past its ``timeout``."""
 
 
 class TaskRunner:
@@ -116,6 +112,11 @@ class TaskRunner:
         except Exception as exc:  # an error around the task (its inputs, a hook), not inside it
             self.logger.error("Task %r: unexpected error while running task: %s", ctx["task_full_name"], _describe(exc), exc_info=True)
             state = self._final_transition(state, Failed(f"Unexpected error while running task: {exc!r}", result=exc), emit)
+        except BaseException as exc:  # sys.exit() or the like in a state handler or hook
+            if is_interrupt(exc):
+                raise
+            self.logger.error("Task %r: unexpected error while running task: %s", ctx["task_full_name"], _describe(exc), exc_info=True)
+            state = self._final_transition(state, Failed(f"Unexpected error while running task: {_base_message(exc)}", result=exc), emit)
         finally:
             _context.reset_run_context(token)
         if debug:
@@ -248,12 +249,15 @@ class TaskRunner:
         except (KeyError, IndexError) as exc:
             failed = Failed(f"task_run_name {template!r} refers to {exc}, which is not an input of task {self.task.name!r}, a flow parameter or a context key.", result=exc)
             raise ENDRUN(self._transition(state, failed, emit)) from None
+        except ValueError as exc:  # an unclosed or stray brace
+            failed = Failed(f"Task {self.task.name!r}: task_run_name {template!r} is not a valid template: {exc}. {BRACES}", result=exc)
+            raise ENDRUN(self._transition(state, failed, emit)) from None
 
     def _call(self, inputs: dict, ctx: dict) -> State:
         task = self.task
         try:
             if task.timeout is not None:
-                value = _call_with_timeout(task.run, inputs, task.timeout, task.log_stdout, self.logger)
+                value = call_with_timeout(task.run, inputs, task.timeout, task.log_stdout, self.logger)
             elif task.log_stdout:
                 with _stdout_to_log(self.logger):
                     value = task.run(**inputs)
@@ -268,10 +272,15 @@ class TaskRunner:
                 sig.state.cached_inputs = inputs
             return sig.state
         except TaskTimeoutError as exc:
-            return TimedOut("Task timed out during execution.", result=exc, cached_inputs=inputs)
+            return TimedOut(str(exc), result=exc, cached_inputs=inputs)
         except Exception as exc:
             self.logger.error("Task %r: %s", ctx["task_full_name"], _describe(exc), exc_info=self.logger.isEnabledFor(logging.DEBUG))
             return Failed(f"Error during execution of task: {exc!r}", result=exc, cached_inputs=inputs)
+        except BaseException as exc:  # sys.exit(), GeneratorExit, a user's own BaseException
+            if is_interrupt(exc) or type(exc) is ENDRUN:
+                raise
+            self.logger.error("Task %r: %s", ctx["task_full_name"], _describe(exc), exc_info=self.logger.isEnabledFor(logging.DEBUG))
+            return Failed(f"Error during execution of task: {_base_message(exc)}", result=exc, cached_inputs=inputs)
         return Success("Task run succeeded.", result=value)
 
     def check_for_retry(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
@@ -389,6 +398,33 @@ def _flatten(value: Any, edge: Any) -> list:
         ) from None
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """True for a KeyboardInterrupt that should interrupt the whole flow run.
+
+    That is one in the main thread of a process that takes Ctrl-C (the flow
+    runner's, with LocalExecutor: a real Ctrl-C and task code raising it look
+    the same there). Raised by task code on a worker thread or in a pool worker
+    (which ignores SIGINT) it only ends that task.
+    """
+    return (
+        isinstance(exc, KeyboardInterrupt)
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+    )
+
+
+def _base_message(exc: BaseException) -> str:
+    """What a BaseException that is not an error did, for a Failed message."""
+    if isinstance(exc, SystemExit):
+        code = "" if exc.code is None else repr(exc.code)
+        return (f"task called sys.exit({code}); a task cannot exit the process that runs it, "
+                "so this ended the task Failed (raise an exception or signals.FAIL to fail a task).")
+    if isinstance(exc, KeyboardInterrupt):
+        return ("task raised KeyboardInterrupt on a worker; this ended the task Failed "
+                "(Ctrl-C in the flow runner's process interrupts the whole run).")
+    return repr(exc)
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -426,34 +462,3 @@ def _stdout_to_log(logger: logging.Logger):
             yield
     finally:
         writer.flush()
-
-
-def _call_with_timeout(fn: Callable, inputs: dict, timeout: float, log_stdout: bool, logger: logging.Logger) -> Any:
-    """Run ``fn(**inputs)`` in a thread; raise TaskTimeoutError after ``timeout`` seconds.
-
-    The thread is asked to stop (an exception is raised inside it at its next
-    bytecode); code blocked in C keeps running until it returns.
-    """
-    box: list = []
-    ctx = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            if log_stdout:
-                with _stdout_to_log(logger):
-                    box.append((True, ctx.run(fn, **inputs)))
-            else:
-                box.append((True, ctx.run(fn, **inputs)))
-        except BaseException as exc:  # handed to the caller below
-            box.append((False, exc))
-
-    thread = threading.Thread(target=target, daemon=True, name="perfect_nb-timeout")
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive() or not box:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(TaskTimeoutError))
-        raise TaskTimeoutError(f"Task exceeded its timeout of {timeout} seconds.")
-    ok, value = box[0]
-    if ok:
-        return value
-    raise value

@@ -19,6 +19,7 @@ name the task and say how to fix them (``SerializationError``).
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import pickle
 import uuid
@@ -156,10 +157,26 @@ def call_pickled(payload: bytes, static: bytes | None = None) -> bytes:
         return cloudpickle.dumps(value)
     except Exception as exc:
         inner = getattr(value, "result", value)
+        if isinstance(inner, BaseException) and _drop_tracebacks(inner):
+            # a RecursionError's traceback is ~1,000 frames deep, too deep to pickle where
+            # tracebacks are picklable (tblib, as on Dask workers): send the error without it
+            with contextlib.suppress(Exception):
+                return cloudpickle.dumps(value)
         raise SerializationError(
             f"The result of {_what(fn)} ({type(inner).__name__}) could not be pickled to send it "
             f"from the worker back to the flow runner: {exc!r}. {_FIX}"
         ) from None
+
+
+def _drop_tracebacks(exc: BaseException) -> bool:
+    """Clear the tracebacks of ``exc`` and of the errors it chains; True if there were any."""
+    dropped, seen = False, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.__traceback__ is not None:
+            exc.__traceback__, dropped = None, True
+        exc = exc.__cause__ or exc.__context__
+    return dropped
 
 
 def _what(fn: Callable) -> str:

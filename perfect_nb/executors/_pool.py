@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import cloudpickle
 
+from perfect_nb.engine import timeouts
 from perfect_nb.errors import SerializationError
 from perfect_nb.executors._pickling import PickledCall, StaticCache, call_pickled, dump_record, reset_worker_cache
 from perfect_nb.executors.local import _Done as Done
@@ -39,7 +40,7 @@ from perfect_nb.executors.local import _Done as Done
 __all__ = ["PipeSink", "ProcessPool", "Raised", "ThreadPool", "WorkerLostError"]
 
 logger = logging.getLogger("perfect_nb.executors")
-_EVENT, _OK, _ERR = b"E", b"O", b"X"
+_EVENT, _OK, _ERR, _LAST = b"E", b"O", b"X", b"Q"  # _LAST: the worker exits after this answer
 
 
 class WorkerLostError(RuntimeError):
@@ -122,6 +123,14 @@ def _settle(future: concurrent.futures.Future, done: Any) -> None:
 # --- worker side -----------------------------------------------------------
 _conn: Any = None
 _send_lock = threading.Lock()
+_stuck: list[threading.Thread] = []  # timed-out task bodies that did not stop when told
+
+
+def _exit_after_answer(thread: threading.Thread) -> str:
+    """The timeout stopper of a pool worker: exit once this call is answered."""
+    _stuck.append(thread)
+    return (f"Its body did not stop when told, so worker process {os.getpid()} "
+            "exits once it has sent this state, to stop it; a new worker takes its place.")
 
 
 def _send(tag: bytes, blob: bytes) -> None:
@@ -151,6 +160,7 @@ def _worker_main(conn: Any, inherited: list[int]) -> None:
             pass
     _conn = conn
     reset_worker_cache()  # a forked worker must not keep its parent's entries
+    timeouts.stoppers.insert(0, _exit_after_answer)
     while True:
         try:
             payload = conn.recv_bytes()
@@ -162,6 +172,10 @@ def _worker_main(conn: Any, inherited: list[int]) -> None:
             tag, blob = _OK, call_pickled(payload)
         except BaseException as exc:  # sent back to the parent, never raised here
             tag, blob = _ERR, _dump_exception(exc)
+        if _stuck:  # only after a timeout whose body did not stop
+            _send(_LAST, b"")
+            _send(tag, blob)
+            os._exit(0)  # the only way to stop a thread blocked outside Python code
         _send(tag, blob)
 
 
@@ -176,10 +190,11 @@ class PipeSink:
 
 # --- parent side -----------------------------------------------------------
 class _Worker:
-    __slots__ = ("proc", "conn", "future", "statics")
+    __slots__ = ("proc", "conn", "future", "statics", "last")
 
     def __init__(self, proc: Any, conn: Any) -> None:
         self.proc, self.conn, self.future = proc, conn, None
+        self.last = False  # it said it exits after its current answer
         self.statics = StaticCache()  # mirrors the static parts this worker holds
 
 
@@ -216,7 +231,18 @@ class ProcessPool:
         child.close()
         worker = _Worker(proc, parent)
         with self._lock:
-            self._workers.add(worker)
+            closing = self._closing
+            if not closing:
+                self._workers.add(worker)
+        if closing:  # the pool shut down while this replacement started: stop it again
+            with contextlib.suppress(OSError, ValueError):
+                parent.send_bytes(b"")
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            parent.close()
+            return
         self._give_work(worker)
 
     def submit(self, call: PickledCall) -> Future:
@@ -272,13 +298,20 @@ class ProcessPool:
             message = worker.conn.recv_bytes()
         except (EOFError, OSError):
             return self._lost(worker)
+        self._handle(worker, message)
+
+    def _handle(self, worker: _Worker, message: bytes) -> None:
         tag, blob = message[:1], message[1:]
         if tag == _EVENT:
             if self._on_event is not None:
                 self._on_event(cloudpickle.loads(blob))
             return
+        if tag == _LAST:
+            worker.last = True
+            return
         future, worker.future = worker.future, None
-        self._give_work(worker)
+        if not worker.last:  # one that exits is replaced when it is gone
+            self._give_work(worker)
         if future is None:
             return
         try:
@@ -289,6 +322,7 @@ class ProcessPool:
         future.set_exception(value) if tag == _ERR else future.set_result(value)
 
     def _lost(self, worker: _Worker) -> None:
+        self._drain(worker)
         with self._lock:
             if worker not in self._workers:
                 return
@@ -307,6 +341,14 @@ class ProcessPool:
             ))
         if not closing:
             self._spawn()
+
+    def _drain(self, worker: _Worker) -> None:
+        """Read what a worker sent before it exited (the answer of one that retired)."""
+        try:
+            while worker.future is not None and worker in self._workers and worker.conn.poll():
+                self._handle(worker, worker.conn.recv_bytes())
+        except (EOFError, OSError):
+            pass
 
     def cancel_pending(self) -> None:
         """Cancel calls that have not started."""

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 import cloudpickle
 
+from perfect_nb.engine import timeouts
 from perfect_nb.errors import SerializationError
 from perfect_nb.executors._pickling import CallPickler, PickledCall, call_pickled, dump_record
 from perfect_nb.executors._pool import PipeSink, ProcessPool, Raised, ThreadPool, WorkerLostError
@@ -156,10 +157,12 @@ class LocalDaskExecutor(Executor):
 
 # --- dask.distributed ---------------------------------------------------------
 class _Calls(threading.local):
-    """The call a Dask worker thread is running, and how many events it sent."""
+    """The call a Dask worker thread is running, how many events it sent, and
+    the worker to restart when it timed out with its body still running."""
 
     call_id: int | None = None
     count = 0
+    stuck: str | None = None
 
 
 _calls = _Calls()
@@ -175,9 +178,35 @@ def _run_remote(call_id: int, payload: bytes, static: bytes | None = None) -> tu
     """
     _calls.call_id, _calls.count = call_id, 0
     try:
-        return call_pickled(payload, static), _calls.count
+        blob = call_pickled(payload, static)
+    except Exception:
+        raise
+    except BaseException as exc:  # raised outside the task runner's care: never let it end the worker
+        raise RuntimeError(f"A task run raised {type(exc).__name__} {exc!r} on the Dask worker.") from None
     finally:
         _calls.call_id = None
+    if _calls.stuck is None:
+        return blob, _calls.count
+    stuck, _calls.stuck = _calls.stuck, None
+    return blob, _calls.count, stuck
+
+
+def _restart_stuck_worker(thread: threading.Thread) -> str | None:
+    """The timeout stopper on a Dask worker: have the client restart it through its nanny."""
+    if _calls.call_id is None:  # not a task run of a DaskExecutor
+        return None
+    from distributed import get_worker
+
+    worker = get_worker()
+    if not worker.nanny:
+        return (f"Its body did not stop when told and may still be running on Dask worker {worker.address}, "
+                "which has no nanny to restart it; on a cluster of worker processes (LocalCluster's default) it is stopped.")
+    _calls.stuck = worker.address
+    return (f"Its body did not stop when told, so Dask worker {worker.address} is restarted through its "
+            "nanny to stop it (Dask reschedules other tasks that were running there).")
+
+
+timeouts.stoppers.append(_restart_stuck_worker)
 
 
 class TopicSink:
@@ -254,6 +283,14 @@ class _Call(NamedTuple):
     static: Any  # None, or the future of the scattered static part
     resources: dict | None
     callback: Callable[[Any], None]
+
+
+async def _restart(client: Any, address: str) -> None:
+    """Restart a Dask worker through its nanny (how a timed-out body blocked in C code is stopped)."""
+    try:
+        await client.scheduler.restart_workers(workers=[address], timeout=30, on_error="return", stimulus_id=f"perfect_nb-timeout-{time.time()}")
+    except Exception:
+        logger.warning("DaskExecutor: could not restart worker %s to stop a timed-out task.", address, exc_info=True)
 
 
 class DaskExecutor(Executor):
@@ -466,10 +503,13 @@ class DaskExecutor(Executor):
 
         relay = self._relay
         try:
-            blob, count = await client.gather(future, asynchronous=True)
+            blob, count, *stuck = await client.gather(future, asynchronous=True)
             if count and relay is not None:
                 await relay.arrived(call_id, count)
             done: Any = _Done(cloudpickle.loads(blob))
+            if stuck:  # a timed-out body still runs there: restart the worker, once this run's key is gone
+                future.release()
+                await _restart(client, stuck[0])
         except KilledWorker as exc:
             done = Raised(WorkerLostError(f"The Dask worker running this task died: {exc}"))
         except BaseException as exc:  # the flow runner turns it into a Failed state
