@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from perfect_nb.utilities.files import read_regular_file
+
 __all__ = ["DEFAULT_MAX_BYTES", "ResultStore"]
 
 logger = logging.getLogger("perfect_nb.cache")
@@ -130,8 +132,11 @@ class ResultStore:
             return False, None
         path = self._path(key)
         try:
-            data = path.read_bytes()
+            data = read_regular_file(path)
         except FileNotFoundError:
+            return False, None
+        except (OSError, ValueError) as exc:  # a FIFO, a folder, no permission: a miss, never a hang
+            logger.warning("Cache entry %s cannot be read (%s); computing it again.", path, exc)
             return False, None
         try:
             return True, pickle.loads(data)

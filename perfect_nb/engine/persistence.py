@@ -202,6 +202,9 @@ _KNOWN_CONTEXT = {
 }
 
 
+BRACES = "Close every '{' with '}', or double a brace ('{{' or '}}') to write it as it is."
+
+
 def _parameter_keys(template: str) -> set[str]:
     """The names a template looks up in ``parameters``: ``{parameters[n]}`` -> {"n"}."""
     keys = set()
@@ -212,8 +215,11 @@ def _parameter_keys(template: str) -> set[str]:
 
 
 def _check_template(what: str, task: Any, template: str, known: set[str], params: set[str], inputs: set[str]) -> None:
-    unknown = template_fields(template) - known - inputs
-    missing = _parameter_keys(template) - params
+    try:
+        unknown = template_fields(template) - known - inputs
+        missing = _parameter_keys(template) - params
+    except ValueError as exc:  # an unclosed or stray brace
+        raise ValueError(f"Task {task.name!r}: {what} {template!r} is not a valid template: {exc}. {BRACES}") from None
     if unknown or missing:
         names = sorted(unknown) + [f"parameters[{m}]" for m in sorted(missing)]
         raise ValueError(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from perfect_nb.engine.serializers import JSONSerializer, PandasSerializer, PickleSerializer, Serializer
+from perfect_nb.utilities.files import read_regular_file
 
 __all__ = ["JSONSerializer", "LocalResult", "PandasSerializer", "PickleSerializer", "PrefectResult", "Result", "Serializer", "template_fields"]
 
@@ -114,7 +115,7 @@ class LocalResult(Result):
     def read(self, location: str) -> "Result":
         new = copy.copy(self)
         new.location = str(self._path(location))
-        new.value = self.serializer.deserialize(self._path(location).read_bytes())
+        new.value = self.serializer.deserialize(read_regular_file(self._path(location)))
         return new
 
     def write(self, value: Any, **kwargs: Any) -> "Result":

@@ -8,13 +8,15 @@ here imports IPython or dask.
 from __future__ import annotations
 
 import ast
+import socket
 from typing import Any
 
 from perfect_nb.errors import ParameterError
 
-__all__ = ["EXECUTOR_CHOICES", "make_executor", "parse_params"]
+__all__ = ["EXECUTOR_CHOICES", "check_address", "make_executor", "parse_params"]
 
 EXECUTOR_CHOICES = ("local", "threads", "processes", "dask")
+PROBE_TIMEOUT = 3.0  # seconds to wait for a scheduler address to answer
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
@@ -64,5 +66,41 @@ def make_executor(spec: str | None) -> Any:
     if spec == "dask" or "://" in spec:
         from perfect_nb.executors import DaskExecutor
 
+        if spec != "dask":
+            check_address(spec)
         return DaskExecutor(address=None if spec == "dask" else spec)
     raise ValueError(f"--executor must be local, threads, processes, dask or a scheduler address like tcp://host:8786, got {spec!r}.")
+
+
+def check_address(address: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """Raise ``ValueError`` unless something listens at a ``tcp://`` or ``tls://`` scheduler address.
+
+    Asked before a run, so that an address nobody answers at is a usage error
+    within ``timeout`` seconds, not a Dask connection timeout half a minute later.
+    Other schemes (``ucx://``, ``inproc://``) are left to Dask.
+
+    >>> check_address("tcp://localhost")
+    Traceback (most recent call last):
+    ...
+    ValueError: --executor tcp://localhost: a scheduler address needs a port, like tcp://localhost:8786.
+    """
+    scheme, _, rest = address.partition("://")
+    if scheme not in ("tcp", "tls"):
+        return
+    host, sep, port = rest.rstrip("/").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"--executor {address}: a scheduler address needs a port, like {scheme}://{rest or 'host'}:8786.")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as conn:
+            # a Dask scheduler starts with its handshake; a TLS one waits for ours
+            if scheme == "tcp" and not conn.recv(8):
+                raise ConnectionResetError(0, "it closed the connection without a Dask handshake")
+    except OSError as exc:
+        if isinstance(exc, TimeoutError):
+            reason = f"no Dask handshake within {timeout:g} s"
+        else:
+            reason = (exc.strerror or str(exc)).lower()
+        raise ValueError(
+            f"--executor {address}: no Dask scheduler answers at that address ({reason}). Start one there "
+            f"(`dask scheduler`, then `dask worker {address}`), or use --executor dask for a local cluster."
+        ) from None
