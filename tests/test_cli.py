@@ -220,6 +220,45 @@ def test_usage_errors_exit_2_with_one_clear_line(tmp_path):
         assert expected in message, (args, message)
 
 
+def test_an_executor_address_nothing_answers_at_exits_2_within_seconds(tmp_path):
+    import socket
+    import time
+
+    write(tmp_path, "etl.py", ETL)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"  # closed again below: nothing listens
+    start = time.monotonic()
+    message = usage_error(perfect("run", "etl.py", "--executor", address, cwd=tmp_path))
+    assert time.monotonic() - start < 10  # the interpreter's start included
+    assert f"--executor {address}: no Dask scheduler answers at that address" in message
+
+
+def test_a_task_calling_sys_exit_fails_and_the_run_ends_with_its_summary(tmp_path):
+    write(tmp_path, "quits.py", """
+        import sys
+        from perfect_nb import Flow, task
+
+        @task
+        def quits():
+            sys.exit(3)
+
+        @task
+        def fine():
+            return 1
+
+        with Flow("quits") as flow:
+            quits()
+            fine()
+    """)
+    for executor in ("local", "threads", "processes"):
+        result = perfect("run", "quits.py", "--executor", executor, cwd=tmp_path)
+        assert result.returncode == 1, (executor, result.stdout, result.stderr)  # a failed flow, not the task's 3
+        assert any("task called sys.exit(3)" in line for line in lines(result.stdout, "quits")), result.stdout
+        summary = result.stdout.strip().splitlines()[-1]
+        assert re.search(r"flow quits +Failed  2 task runs: (1 Failed, 1 Success|1 Success, 1 Failed) in .*Some reference tasks failed", summary), summary
+
+
 def test_a_file_that_raises_while_loading_shows_its_traceback_and_exits_2(tmp_path):
     write(tmp_path, "broken.py", "from perfect_nb import Flow\n\nflow = Flow('x')\nraise RuntimeError('no database')\n")
     result = perfect("run", "broken.py", cwd=tmp_path)

@@ -117,3 +117,41 @@ def test_threads_executor_from_the_magic(ip, run_cell):
     run_cell(TASKS)
     ip.run_cell_magic("perfect_flow", "etl --executor threads", "total = add(double(1), double(2))\n")
     assert ip.user_ns["etl"].last_run.result[ip.user_ns["total"]].result == 6
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_executor_address_nothing_answers_at_is_a_usage_error_at_once(ip, run_cell):
+    import time
+
+    run_cell(TASKS)
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    start = time.monotonic()
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("perfect_flow", f"etl --executor {address}", "total = double(1)\n")
+    assert time.monotonic() - start < 5
+    text = str(info.value)
+    assert address in text and "no Dask scheduler answers" in text and "--executor dask" in text
+    assert "\n" not in text.strip()
+
+
+def test_an_executor_address_that_accepts_but_is_not_a_dask_scheduler_is_a_usage_error(ip, run_cell):
+    import socket
+    import time
+
+    run_cell(TASKS)
+    with socket.socket() as server:  # accepts connections (the kernel's backlog) and never speaks
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(UsageError, match="no Dask handshake") as info:
+            ip.run_cell_magic("perfect_flow", f"etl --executor {address}", "total = double(1)\n")
+        assert time.monotonic() - start < 5
+    assert address in str(info.value)

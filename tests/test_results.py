@@ -752,3 +752,48 @@ def test_a_failed_write_keeps_the_value_and_warns(tmp_path, perfect_nb_log, monk
     assert "result_location" not in state.result[out].context
     assert any("could not write" in r.getMessage() for r in perfect_nb_log.records)
     assert files(tmp_path) == []
+
+
+@pytest.mark.timeout(30)
+def test_a_target_that_is_a_fifo_is_a_miss_with_a_warning_never_a_hang(tmp_path, perfect_nb_log):
+    os.mkfifo(tmp_path / "pipe.pkl")  # reading it would wait for a writer forever
+
+    @task(target="pipe.pkl", result=LocalResult(dir=tmp_path))
+    def t():
+        return 1
+
+    with Flow("fifo") as flow:
+        out = t()
+    state, events = run(flow)
+    assert state.is_successful() and state.result[out].result == 1
+    assert transitions(events, out) == RAN
+    warnings = [r.getMessage() for r in perfect_nb_log.records if r.levelno == logging.WARNING]
+    assert any("pipe.pkl" in w and "FIFO" in w and "running the task instead" in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize("template", ["{task_name", "{task_name}}-x.pkl", "out-{.pkl"])
+def test_a_target_template_with_a_stray_brace_names_the_task_and_the_template(tmp_path, template):
+    @task(target=template, result=LocalResult(dir=tmp_path))
+    def braces():
+        return 1
+
+    with Flow("braces") as flow:
+        braces()
+    with pytest.raises(ValueError) as info:
+        flow.run()
+    message = str(info.value)
+    assert message.startswith(f"Task 'braces': target {template!r} is not a valid template: ")
+    assert "double a brace" in message
+    assert flow.last_run is None  # nothing ran
+
+
+def test_a_task_run_name_with_a_stray_brace_fails_its_task_naming_the_template():
+    @task(task_run_name="row-{x")
+    def named(x):
+        return x
+
+    with Flow("run name") as flow:
+        out = named(1)
+    state = flow.run()
+    assert state.result[out].is_failed()
+    assert state.result[out].message.startswith("Task 'named': task_run_name 'row-{x' is not a valid template: ")
