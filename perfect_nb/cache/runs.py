@@ -1,14 +1,33 @@
 """The notebook cache: content keys per task run, so only what an edit affects runs again.
 
-A task run's key is a hash of the task's code fingerprint, the tokens of its
-constant inputs, the values of the parameters it reads, and the KEYS of the
-upstream tasks that feed it (Merkle style: upstream data is never hashed
-again, so a large DataFrame costs nothing to key). All keys of a run are known
-before anything runs; a mapped child's key is its parent's key plus its index.
+A task run's key has two halves. The first, known before anything runs
+(``RunPlan.keys``), hashes the task's code fingerprint, the tokens of its
+constant inputs, the values of the parameters it reads and the first halves of
+its upstream tasks' keys. The second names the exact values its upstream tasks
+handed it: each result is stored as a snapshot with a content id (see
+:mod:`perfect_nb.cache.store`), and a task's key lists the content ids of its
+inputs. So a result is reused only with the very inputs it was computed from:
+an upstream task re-run on its own (``%perfect_rerun --only``), cleared, or
+evicted and computed again with another outcome gives its downstream tasks new
+keys; upstream data is never hashed again to key them (its id was taken once,
+when it was stored). A mapped child's key is its parent's plus its index.
+
+A hit needs every upstream task to have succeeded with a result, and the
+task's trigger to pass on those states, as it would for a run; otherwise the
+task goes to the task runner like any other (a failed upstream gives
+TriggerFailed, never an old result).
+
+What the cache cannot see — files, the environment, the clock, randomness,
+names looked up at run time — is the task's to declare: a task marked
+``cache_validator=never_use`` is never reused (reason ``volatile``); its
+downstream tasks still are, when it hands them the same value again. A task
+whose code cannot be fingerprinted (it reads ``globals()[...]``, say) is
+treated the same way, with a warning that says so.
 
 ``FlowCache`` holds the results of one flow (one notebook cell) and remembers
 what each task's key was made of last time, to say *why* a task ran:
-``cached``, ``code``, ``input``, ``parameter``, ``missing`` or ``forced``.
+``cached``, ``code``, ``input``, ``parameter``, ``missing``, ``forced``,
+``volatile`` or ``held`` (not run: ``--only`` re-ran an upstream task).
 
 >>> from perfect_nb import Flow, task
 >>> @task
@@ -28,20 +47,26 @@ loading...
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any, Iterable
 
 from perfect_nb.cache.fingerprint import _Hasher, task_fingerprint
-from perfect_nb.cache.store import ResultStore
+from perfect_nb.cache.store import ResultStore, content_id
 from perfect_nb.cache.tokenize import token
 from perfect_nb.core.parameter import Parameter
 from perfect_nb.engine.state import Cached, Mapped, Skipped, State, Success
 
 __all__ = ["FlowCache", "RunPlan"]
 
+logger = logging.getLogger("perfect_nb.cache")
+
 REASONS = {
     "cached": "cached", "code": "code changed", "input": "input {} changed",
     "parameter": "parameter {} changed", "missing": "not in cache", "forced": "forced",
+    "volatile": "not cacheable: {}", "held": "not run (--only): {}",
 }
+NEVER_USE = "marked cache_validator=never_use"
+_WARNED: set[tuple[str, str]] = set()
 
 
 def describe(reason: str | None, detail: str | None = None) -> str:
@@ -60,22 +85,46 @@ def slug_tag(slug: str) -> str:
     return hashlib.sha256(slug.encode()).hexdigest()[:10]
 
 
+def content(state: State) -> str | None:
+    """The content id of the value ``state`` hands downstream; None if it hands none
+    (not a success, skipped, or a result that was never given an id)."""
+    if type(state) is Mapped:
+        children = [None if child is None else content(child) for child in state.map_states]
+        return None if None in children else _hash("mapped", children)
+    if isinstance(state, Success) and not isinstance(state, Skipped):
+        return state.context.get("cache_content")
+    return None
+
+
+def _never_use(task: Any) -> bool:
+    from perfect_nb.engine.cache_validators import never_use
+
+    return task.cache_validator is never_use
+
+
 class FlowCache:
     """Results and key history of one flow name."""
 
     def __init__(self, store: ResultStore | None = None) -> None:
         self.store = store or ResultStore()
         self.previous: dict[str, dict] = {}  # slug -> components of its last key
-        self.keys: dict[str, str] = {}  # slug -> last key
+        self.previous_inputs: dict[tuple, dict] = {}  # (slug, map index) -> content ids of its last inputs
+        self.keys: dict[str, str] = {}  # slug -> last key (first half)
 
-    def plan(self, flow: Any, parameters: dict | None = None, force: Iterable[Any] = ()) -> "RunPlan":
-        """Keys and reasons for one run of ``flow``; pass it as ``flow.run(cache=...)``."""
-        return RunPlan(self, flow, parameters or {}, set(force))
+    def plan(self, flow: Any, parameters: dict | None = None, force: Iterable[Any] = (), hold: Iterable[Any] = ()) -> "RunPlan":
+        """Keys and reasons for one run of ``flow``; pass it as ``flow.run(cache=...)``.
+
+        ``force``: tasks to run whatever the cache holds. ``hold``: tasks not to run in this
+        run (``%perfect_rerun --only``): a held task is reused on a hit and otherwise ends
+        Skipped, saying why, unless its trigger fails (then it fails, as in any run).
+        """
+        return RunPlan(self, flow, parameters or {}, set(force), set(hold))
 
     def clear(self, slugs: Iterable[str] | None = None) -> int:
         """Drop the entries of these task slugs (all when None); returns how many went."""
         if slugs is None:
             self.previous.clear()
+            self.previous_inputs.clear()
             self.keys.clear()
             return self.store.drop()
         slugs = set(slugs)
@@ -90,16 +139,26 @@ class FlowCache:
 class RunPlan:
     """The keys of one run; the flow runner calls ``lookup``, ``save`` and ``finish``."""
 
-    def __init__(self, cache: FlowCache, flow: Any, parameters: dict, force: set) -> None:
+    def __init__(self, cache: FlowCache, flow: Any, parameters: dict, force: set, hold: set = frozenset()) -> None:
         self.cache = cache
         self.flow = flow
         self.force = force
+        self.hold = hold - force
         self.keys: dict[Any, str | None] = {}
         self.parts: dict[Any, dict] = {}
+        self.volatile: dict[Any, str] = {}  # task -> why it is never reused
+        self.store_keys: dict[tuple, str | None] = {}  # (slug, index) -> the full key it was looked up under
+        self.inputs: dict[tuple, dict] = {}  # (slug, index) -> content ids of its inputs
         self.reasons: dict[tuple, tuple[str, str | None]] = {}
         hasher = _Hasher()
         for task in flow.sorted_tasks():
+            noted = len(hasher.notes)
             self.parts[task] = parts = self._parts(flow, task, parameters, hasher)
+            if not isinstance(task, Parameter) and (parts["code"] is None or _never_use(task)):
+                self.volatile[task] = NEVER_USE if _never_use(task) else (hasher.notes[noted:] or ["its code has no fingerprint"])[0]
+                parts["code"] = None
+                if self.volatile[task] != NEVER_USE:
+                    _warn(task, self.volatile[task])
             complete = all(v is not None for v in parts.values())
             self.keys[task] = f"{slug_tag(task.slug)}.{_hash(sorted(parts.items()))}" if complete else None
 
@@ -109,40 +168,70 @@ class RunPlan:
             return {"parameter": token(value)}
         parts: dict[str, Any] = {"code": task_fingerprint(task, hasher)}
         for edge in flow._up[task]:
-            name = edge.key if edge.key is not None else f"<after {edge.upstream_task.slug}>"
             key = self.keys[edge.upstream_task]
-            parts[f"input:{name}"] = None if key is None else f"{key}:{edge.mapped}:{edge.flattened}"
+            parts[f"input:{_edge_name(edge)}"] = None if key is None else f"{key}:{edge.mapped}:{edge.flattened}"
         for name, value in flow.constants.get(task, {}).items():
             parts[f"input:{name}"] = token(value)
         return parts
 
     def key(self, task: Any, index: int | None) -> str | None:
+        """The first half of a task run's key (known before the run)."""
         key = self.keys.get(task)
         return key if key is None or index is None else f"{key}-{index}"
 
     # --- called by the flow runner ---------------------------------------------
-    def lookup(self, task: Any, index: int | None) -> State | None:
-        """A Cached state to use instead of running, or None to run."""
+    def lookup(self, task: Any, index: int | None, upstream: dict | None = None) -> State | None:
+        """A state to use instead of running (Cached, or Skipped for a held task), or None to run.
+
+        ``upstream`` maps each incoming edge to the upstream state the task would be given.
+        """
         where = (task.slug, index)
+        upstream = upstream or {}
+        inputs = {f"input:{_edge_name(edge)}": content(state) for edge, state in upstream.items()}
+        self.inputs[where] = inputs
+        first = self.key(task, index)
+        usable = first is not None and None not in inputs.values()
+        self.store_keys[where] = f"{first}.{_hash(sorted(inputs.items()))}" if usable else None
         if task in self.force:
             self.reasons[where] = ("forced", None)
             return None
-        key = self.key(task, index)
-        if key is not None:
-            found, value = self.cache.store.get(key)
+        if usable and _trigger_passes(task, upstream):
+            found, value, cid = self.cache.store.fetch(self.store_keys[where])
             if found:
                 self.reasons[where] = ("cached", None)
                 state = Cached("Result reused from the notebook cache.", result=value)
-                state.context.update(cache_reason="cached", cache_detail=None)
+                state.context.update(cache_reason="cached", cache_detail=None, cache_content=cid)
                 return state
-        self.reasons[where] = self._why(task)
-        return None
+        if None not in inputs.values():  # else an upstream task gave no value: the task runner decides
+            self.reasons[where] = self._why(task, where)
+        return self._held(task, where, upstream) if task in self.hold else None
+
+    def _held(self, task: Any, where: tuple, upstream: dict) -> State | None:
+        """A held task that would run: Skipped with the reason, unless its trigger fails (None: the runner fails it)."""
+        from perfect_nb.engine.triggers import all_successful
+
+        try:
+            if not (task.trigger or all_successful)(upstream):
+                return None
+        except Exception:
+            return None
+        why = describe(*self.reasons.get(where, ("missing", None)))
+        if any(isinstance(s, Skipped) for s in upstream.values()):
+            why = "an upstream task was not run"
+        self.reasons[where] = ("held", why)
+        state = Skipped(f"Not run: only the task asked for was re-run (--only), and here {why}. Run the cell again to update it.", result=None)
+        state.context.update(cache_reason="held", cache_detail=why)
+        return state
 
     def save(self, task: Any, index: int | None, state: State) -> None:
-        """Keep a successful result under its key."""
-        key = self.key(task, index)
-        if key is not None and isinstance(state, Success) and not isinstance(state, (Skipped, Mapped)):
-            self.cache.store.put(key, state.result)
+        """Keep a successful result under its key and give the state its content id."""
+        if not isinstance(state, Success) or isinstance(state, (Skipped, Mapped)):
+            return
+        key = self.store_keys.get((task.slug, index))
+        if key is not None and task not in self.volatile:
+            state.context["cache_content"] = self.cache.store.put(key, state.result)
+        else:
+            state.context["cache_content"] = content_id(state.result)
 
     def finish(self, flow_state: State) -> None:
         """Stamp each task state with why it ran, and remember this run's keys."""
@@ -153,23 +242,29 @@ class RunPlan:
                         self._stamp(child, self.reasons.get((task.slug, i)))
                 child_reasons = [self.reasons.get((task.slug, i)) for i in range(len(state.map_states))]
                 cached = bool(child_reasons) and all(r and r[0] == "cached" for r in child_reasons)
-                self._stamp(state, ("cached", None) if cached else self._why(task))
+                ran = [r for r in child_reasons if r and r[0] != "cached"]
+                self._stamp(state, ("cached", None) if cached else (ran[0] if ran else self._why(task, (task.slug, None))))
             else:
                 self._stamp(state, self.reasons.get((task.slug, None)))
         for task, parts in self.parts.items():
             if self.keys[task] is not None:
                 self.cache.previous[task.slug] = parts
                 self.cache.keys[task.slug] = self.keys[task]
+        for where, inputs in self.inputs.items():
+            if None not in inputs.values():
+                self.cache.previous_inputs[where] = inputs
 
     @staticmethod
     def _stamp(state: State, reason: tuple | None) -> None:
         if reason is not None:
             state.context["cache_reason"], state.context["cache_detail"] = reason
 
-    def _why(self, task: Any) -> tuple[str, str | None]:
-        """Why this task is not a hit: what changed since its last key."""
+    def _why(self, task: Any, where: tuple) -> tuple[str, str | None]:
+        """Why this task run is not a hit: what changed since its last key."""
         if task in self.force:
             return ("forced", None)
+        if task in self.volatile:
+            return ("volatile", self.volatile[task])
         before = self.cache.previous.get(task.slug)
         now = self.parts[task]
         if before is None:
@@ -181,6 +276,12 @@ class RunPlan:
         for name in sorted(set(now) | set(before)):
             if name.startswith("input:") and (now.get(name) is None or now.get(name) != before.get(name)):
                 return self._input_reason(task, name[len("input:"):])
+        inputs_before = self.cache.previous_inputs.get(where)
+        inputs_now = self.inputs.get(where, {})
+        if inputs_before is not None:
+            for name in sorted(inputs_now):
+                if inputs_now[name] != inputs_before.get(name):
+                    return self._input_reason(task, name[len("input:"):])
         return ("missing", None)
 
     def _input_reason(self, task: Any, name: str) -> tuple[str, str]:
@@ -189,3 +290,28 @@ class RunPlan:
                 return ("parameter", edge.upstream_task.name)
         return ("input", name)
 
+
+def _edge_name(edge: Any) -> str:
+    return edge.key if edge.key is not None else f"<after {edge.upstream_task.slug}>"
+
+
+def _trigger_passes(task: Any, upstream: dict) -> bool:
+    """A task's own trigger, asked of a hit as of a run (the default passes when every upstream succeeded)."""
+    if task.trigger is None or not upstream:
+        return True
+    try:
+        return bool(task.trigger(upstream))
+    except Exception:  # a signal (TRIGGERFAIL, SKIP, PAUSE) or an error: the task runner applies it
+        return False
+
+
+def _warn(task: Any, why: str) -> None:
+    """Say once per task and reason that a task is never reused, and how to mark it."""
+    if (task.name, why) in _WARNED:
+        return
+    _WARNED.add((task.name, why))
+    logger.warning(
+        "Task %r is not cached: %s. It runs every time its cell runs. Pass what it reads as an "
+        "argument so the cache can see it, or mark the task @task(cache_validator=never_use) "
+        "(from perfect_nb.engine.cache_validators) to say it must always run.", task.name, why,
+    )

@@ -1,9 +1,23 @@
 """A keyed result store: an LRU in memory, bounded in bytes, plus an optional folder on disk.
 
+A result is kept as it was when stored: ``put`` takes a snapshot (its pickle)
+and every ``get`` hands out a new copy made from it, so a task (or a notebook
+cell) that changes a result in place changes its own copy, never the cache.
+Each snapshot has a content id (a hash of the snapshot): equal results stored
+twice cost memory once, and a cache key can name the exact value a task was
+given. A result that cannot be pickled is kept as the object itself (handed
+out as is) under a random content id.
+
 >>> store = ResultStore(max_bytes=1_000)
->>> store.put("k", [1, 2, 3])
+>>> content = store.put("k", [1, 2, 3])
+>>> found, value = store.get("k")
+>>> found, value
+(True, [1, 2, 3])
+>>> value.append(4)  # a copy: the stored result is unchanged
 >>> store.get("k")
 (True, [1, 2, 3])
+>>> store.fetch("k")[2] == content == content_id([1, 2, 3])
+True
 >>> store.get("missing")
 (False, None)
 """
@@ -11,20 +25,23 @@
 from __future__ import annotations
 
 import collections
+import hashlib
 import logging
 import os
 import pickle
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
 from perfect_nb.utilities.files import read_regular_file
 
-__all__ = ["DEFAULT_MAX_BYTES", "ResultStore"]
+__all__ = ["DEFAULT_MAX_BYTES", "ResultStore", "content_id", "freeze"]
 
 logger = logging.getLogger("perfect_nb.cache")
 DEFAULT_MAX_BYTES = 2 * 1024**3
+_MAGIC = b"PNB2\n"  # disk entries: magic, content id, newline, pickle
 
 
 def _sizeof(value: Any) -> int:
@@ -34,6 +51,40 @@ def _sizeof(value: Any) -> int:
         return int(sizeof(value))
     except Exception:
         return 1024
+
+
+def freeze(value: Any) -> tuple[bytes | None, str]:
+    """``(snapshot, content_id)``: the pickle of ``value`` and its hash, or ``(None, random id)``
+    when it cannot be pickled (then no two such values share an id: never a false match)."""
+    try:
+        blob = pickle.dumps(value, protocol=5)
+    except Exception:
+        try:
+            import cloudpickle
+
+            blob = cloudpickle.dumps(value, protocol=5)
+        except Exception:
+            return None, f"live-{uuid.uuid4().hex}"
+    return blob, hashlib.sha256(blob).hexdigest()[:32]
+
+
+def content_id(value: Any) -> str:
+    """The content id ``put`` would give ``value``."""
+    return freeze(value)[1]
+
+
+def _thaw(blob: bytes) -> Any:
+    return pickle.loads(blob)
+
+
+class _Entry:
+    __slots__ = ("cid", "blob", "live", "size")
+
+    def __init__(self, cid: str, blob: bytes | None, live: Any, size: int) -> None:
+        self.cid, self.blob, self.live, self.size = cid, blob, live, size
+
+    def value(self) -> Any:
+        return self.live if self.blob is None else _thaw(self.blob)
 
 
 class ResultStore:
@@ -46,8 +97,9 @@ class ResultStore:
             raise ValueError(f"max_bytes must be positive, got {max_bytes!r}.")
         self.max_bytes = max_bytes
         self.directory = Path(directory) if directory is not None else None
-        self._items: collections.OrderedDict[str, tuple[Any, int]] = collections.OrderedDict()
-        self._holders: collections.Counter[int] = collections.Counter()  # id(value) -> entries holding it
+        self._items: collections.OrderedDict[str, _Entry] = collections.OrderedDict()
+        self._holders: collections.Counter[str] = collections.Counter()  # content id -> entries holding it
+        self._blobs: dict[str, bytes] = {}  # content id -> the one copy of that snapshot
         self._bytes = 0
         self._lock = threading.RLock()
         self.hits = 0
@@ -56,20 +108,34 @@ class ResultStore:
 
     # --- reading ---------------------------------------------------------------
     def get(self, key: str) -> tuple[bool, Any]:
-        """``(True, value)`` for a stored key, else ``(False, None)``."""
+        """``(True, a new copy of the value)`` for a stored key, else ``(False, None)``."""
+        found, value, _ = self.fetch(key)
+        return found, value
+
+    def fetch(self, key: str) -> tuple[bool, Any, str | None]:
+        """``(True, a new copy of the value, its content id)``, else ``(False, None, None)``."""
         with self._lock:
-            if key in self._items:
+            entry = self._items.get(key)
+            if entry is not None:
                 self._items.move_to_end(key)
                 self.hits += 1
-                return True, self._items[key][0]
-        found, value = self._read_disk(key)
-        with self._lock:
-            if found:
+        if entry is None:
+            entry = self._read_disk(key)
+            with self._lock:
+                if entry is None:
+                    self.misses += 1
+                    return False, None, None
                 self.hits += 1
-                self._remember(key, value)
-            else:
+                self._remember(key, entry)
+        try:
+            return True, entry.value(), entry.cid
+        except Exception as exc:  # e.g. the class of a result read from disk is gone
+            logger.warning("Cache entry %s cannot be loaded (%s); computing it again.", key, exc)
+            self.drop([key])
+            with self._lock:
+                self.hits -= 1
                 self.misses += 1
-        return found, value
+            return False, None, None
 
     def __contains__(self, key: str) -> bool:
         with self._lock:
@@ -78,38 +144,41 @@ class ResultStore:
         return self.directory is not None and self._path(key).exists()
 
     # --- writing ---------------------------------------------------------------
-    def put(self, key: str, value: Any) -> None:
-        """Keep ``value`` under ``key`` (in memory, and on disk when a directory is set)."""
+    def put(self, key: str, value: Any) -> str:
+        """Keep a snapshot of ``value`` under ``key`` (in memory, and on disk when a directory
+        is set); returns its content id."""
+        blob, cid = freeze(value)
+        entry = _Entry(cid, blob, value if blob is None else None, len(blob) if blob is not None else _sizeof(value))
         with self._lock:
-            self._remember(key, value)
+            self._remember(key, entry)
         if self.directory is not None:
-            self._write_disk(key, value)
+            self._write_disk(key, entry)
+        return cid
 
-    def _remember(self, key: str, value: Any) -> None:
-        """Keep ``value``; an object already held under another key costs nothing more."""
+    def _remember(self, key: str, entry: _Entry) -> None:
+        """Keep ``entry``; a snapshot equal to one held under another key costs nothing more."""
         if key in self._items:
             self._forget(key)
-        size = _sizeof(value) if not self._holders[id(value)] else 0
-        if size > self.max_bytes:
+        if entry.size > self.max_bytes:
             return
-        self._items[key] = (value, size)
-        self._holders[id(value)] += 1
-        self._bytes += size
+        if entry.blob is not None and entry.cid in self._blobs:
+            entry.blob = self._blobs[entry.cid]  # share the bytes
+        else:
+            self._bytes += entry.size
+            if entry.blob is not None:
+                self._blobs[entry.cid] = entry.blob
+        self._items[key] = entry
+        self._holders[entry.cid] += 1
         while self._bytes > self.max_bytes and len(self._items) > 1:
             self._forget(next(iter(self._items)))
 
     def _forget(self, key: str) -> None:
-        value, size = self._items.pop(key)
-        self._bytes -= size
-        self._holders[id(value)] -= 1
-        if self._holders[id(value)] <= 0:
-            del self._holders[id(value)]
-        elif size:  # another entry still holds this object: it carries the cost now
-            for other, (held, held_size) in self._items.items():
-                if held is value:
-                    self._items[other] = (held, size)
-                    self._bytes += size
-                    break
+        entry = self._items.pop(key)
+        self._holders[entry.cid] -= 1
+        if self._holders[entry.cid] <= 0:
+            del self._holders[entry.cid]
+            self._blobs.pop(entry.cid, None)
+            self._bytes -= entry.size
 
     def drop(self, keys: Any = None) -> int:
         """Forget ``keys`` (all when None); returns how many entries went."""
@@ -127,39 +196,41 @@ class ResultStore:
         assert self.directory is not None
         return self.directory / f"{key}.pkl"
 
-    def _read_disk(self, key: str) -> tuple[bool, Any]:
+    def _read_disk(self, key: str) -> _Entry | None:
         if self.directory is None:
-            return False, None
+            return None
         path = self._path(key)
         try:
             data = read_regular_file(path)
         except FileNotFoundError:
-            return False, None
+            return None
         except (OSError, ValueError) as exc:  # a FIFO, a folder, no permission: a miss, never a hang
             logger.warning("Cache entry %s cannot be read (%s); computing it again.", path, exc)
-            return False, None
+            return None
         try:
-            return True, pickle.loads(data)
+            if not data.startswith(_MAGIC):
+                raise ValueError("not a perfect_nb cache entry")
+            cid, blob = data[len(_MAGIC):].split(b"\n", 1)
+            if hashlib.sha256(blob).hexdigest()[:32] != cid.decode():
+                raise ValueError("its content does not match its id")
         except Exception as exc:
             logger.warning("Cache entry %s is unreadable (%s); computing it again.", path, exc)
             path.unlink(missing_ok=True)
-            return False, None
+            return None
+        return _Entry(cid.decode(), blob, None, len(blob))
 
-    def _write_disk(self, key: str, value: Any) -> None:
-        import cloudpickle
-
-        try:
-            data = cloudpickle.dumps(value)
-        except Exception as exc:
+    def _write_disk(self, key: str, entry: _Entry) -> None:
+        if entry.blob is None:
             if not self._warned_unpicklable:
                 self._warned_unpicklable = True
-                logger.warning("A result cannot be pickled (%s); it is cached in memory only.", exc)
+                logger.warning("A result cannot be pickled (%s); it is cached in memory only.", type(entry.live).__name__)
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".pkl")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.write(_MAGIC + entry.cid.encode() + b"\n")
+                handle.write(entry.blob)
             os.replace(tmp, self._path(key))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

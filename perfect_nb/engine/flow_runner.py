@@ -77,14 +77,26 @@ def _flattened(state: State) -> list[State]:
     """One state per item of a flattened upstream; as in Prefect 1, a child of a mapped
     upstream that did not succeed stands for one item, so that child's downstream fails."""
     if type(state) is not Mapped:
-        return [Success(result=item) for sub in state.result for item in sub]
+        return [_item(item, state, f"{i}.{j}") for i, sub in enumerate(state.result) for j, item in enumerate(sub)]
     items: list[State] = []
     for child in state.map_states:
         if child.is_successful():
-            items.extend(Success(result=item) for item in child.result)
+            items.extend(_item(item, child, j) for j, item in enumerate(child.result))
         else:
             items.append(child)
     return items
+
+
+def _items(state: State) -> list[State]:
+    """One state per item of an upstream result a task maps over."""
+    return [_item(item, state, i) for i, item in enumerate(state.result)]
+
+
+def _item(value: Any, source: State, index: Any) -> Success:
+    """A Success for one item of ``source``'s result; it names its content after the source's
+    (the notebook cache's id of the value), so a cache can key on it."""
+    content = source.context.get("cache_content")
+    return Success(result=value, context=None if content is None else {"cache_content": f"{content}[{index}]"})
 
 
 def _cannot_map(name: str, state: State, flattened: bool, exc: Exception) -> str:
@@ -226,7 +238,7 @@ class _FlowRun:
         self.base = base
         self.task_contexts = task_contexts
         self.sink = executor.event_sink(self._on_event) if listeners else None
-        self.cache = cache  # lookup(task, index) / save(task, index, state) / finish(flow_state)
+        self.cache = cache  # lookup(task, index, upstream) / save(task, index, state) / finish(flow_state)
         self.nodes = self._build_nodes(task_states, extra_handlers)
 
     # --- graph -> nodes -----------------------------------------------------
@@ -320,9 +332,9 @@ class _FlowRun:
         task = node.task
         if node.run_id is None:
             node.run_id = f"{self.flow_run_id}-{next(self.ids)}"
-        if self.cache is not None and type(node.state) is Pending and self._reuse(node):
-            return
         upstream = {edge: (p.state if type(p) is _Node else p) for edge, p in node.upstream}
+        if self.cache is not None and type(node.state) is Pending and self._reuse(node, upstream):
+            return
         base = self.base
         extra = self.task_contexts.get(task)
         if extra:
@@ -354,9 +366,9 @@ class _FlowRun:
             return
         self._complete(node)
 
-    def _reuse(self, node: _Node) -> bool:
-        """End ``node`` Cached from the run cache, if it has its result."""
-        hit = self.cache.lookup(node.task, node.index)
+    def _reuse(self, node: _Node, upstream: dict) -> bool:
+        """End ``node`` from the run cache (Cached), if the cache has its result for these upstream states."""
+        hit = self.cache.lookup(node.task, node.index, upstream)
         if hit is None:
             return False
         self._emit_local(node, node.state, hit)
@@ -451,7 +463,7 @@ class _FlowRun:
                 items[edge] = state.map_states
                 continue
             try:
-                items[edge] = _flattened(state) if edge.flattened else [Success(result=item) for item in state.result]
+                items[edge] = _flattened(state) if edge.flattened else _items(state)
             except TypeError as exc:
                 return Failed(_cannot_map(up.task.name, state, edge.flattened, exc), result=None), {}
         return None, items
