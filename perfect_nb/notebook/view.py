@@ -145,16 +145,17 @@ class FlowView(widgets.VBox):
         self._logs = _LogCollector()
 
     # --- running -------------------------------------------------------------
-    def run(self, executor: Any = None, force: Any = (), **parameters: Any) -> State:
+    def run(self, executor: Any = None, force: Any = (), hold: Any = (), **parameters: Any) -> State:
         """Run the flow with these parameter values, colouring the graph live.
 
         With the cache on (the default), tasks whose content key is cached end
-        Cached without running; ``force`` lists tasks to run regardless.
+        Cached without running; ``force`` lists tasks to run regardless, ``hold`` tasks
+        not to run (reused when their inputs are unchanged, else Skipped saying why).
         """
         from perfect_nb.notebook.cache import get_cache
 
         self.parameters = dict(parameters)
-        plan = get_cache(self.flow.name, self.persist).plan(self.flow, parameters, force) if self.use_cache else None
+        plan = get_cache(self.flow.name, self.persist).plan(self.flow, parameters, force, hold) if self.use_cache else None
         self._reset_run_state()
         self.running = True
         self.summary.value = "<i>running…</i>"
@@ -216,14 +217,17 @@ class FlowView(widgets.VBox):
 
     def rerun(self, task: Any, downstream: bool = True) -> State:
         """Run ``task`` again (ignoring its cache entry) with its inputs from the cache,
-        then its downstream tasks (``downstream=False``: only it). Upstream tasks
-        run only if their results are not in the cache."""
+        then its downstream tasks. With ``downstream=False`` only it runs: a downstream
+        task is reused if its inputs came out the same, else it ends Skipped (reason
+        ``held``) until the cell runs again. Upstream tasks run only if their results are
+        not in the cache."""
         target = task if not isinstance(task, str) else self.flow.get_task(task)
         if target not in self.flow.tasks:
             raise ValueError(f"Task {getattr(target, 'name', target)!r} is not in flow {self.flow.name!r}.")
         force = self.flow.sorted_tasks(root_tasks=[target]) if downstream else [target]
+        hold = () if downstream else set(self.flow.sorted_tasks(root_tasks=[target])) - {target}
         self.selected = target.slug
-        return self.run(force=force, **self.parameters)
+        return self.run(force=force, hold=hold, **self.parameters)
 
     # --- the selected task -----------------------------------------------------
     def _show_details(self) -> None:
@@ -305,8 +309,9 @@ def _reasons_html(task_states: dict) -> str:
     if not rows:
         return ""
     reused = [slug for slug, _, reason, _ in rows if reason == "cached"]
-    ran = [(slug, describe(reason, detail)) for slug, _, reason, detail in rows if reason != "cached"]
-    head = f"{len(ran)} ran, {len(reused)} reused from the cache"
+    held = [slug for slug, _, reason, _ in rows if reason == "held"]
+    ran = [(slug, describe(reason, detail)) for slug, _, reason, detail in rows if reason not in ("cached", "held")]
+    head = f"{len(ran)} ran, {len(reused)} reused from the cache" + (f", {len(held)} not run (--only)" if held else "")
     if ran:
         head += ": " + "; ".join(f"{slug} ({why})" for slug, why in ran[:8]) + (" …" if len(ran) > 8 else "")
     table = "".join(f"<tr><td>{html.escape(slug)}</td><td>{html.escape(kind)}</td><td>{html.escape(describe(reason, detail))}</td></tr>" for slug, kind, reason, detail in rows)
