@@ -155,23 +155,30 @@ class _Hasher:
         self.active: dict[int, int] = {}  # id -> depth, for what is being hashed now
         self.low = math.inf  # the shallowest active frame a cycle went back to
         self.notes: list[str] = []
+        self.why: dict[int, str] = {}  # id -> the note of what has no fingerprint, for memo hits
         self._names: dict[int, frozenset] = {}
 
     # --- memo and cycles ----------------------------------------------------
     def _guarded(self, obj: Any, label: str, compute: Callable[[], str | None], memo: bool = True) -> str | None:
         key = id(obj)
         if memo and key in self.seen:
-            return self.seen[key]
+            found = self.seen[key]
+            if found is None and key in self.why:
+                self.notes.append(self.why[key])
+            return found
         if key in self.active:  # a cycle: stand for it by name; the frame it closes covers its content
             self.low = min(self.low, self.active[key])
             return f"recursive:{label}"
         depth = len(self.active)
         self.active[key] = depth
         outer_low, self.low = self.low, math.inf
+        noted = len(self.notes)
         try:
             result = compute()
         finally:
             del self.active[key]
+        if result is None and len(self.notes) > noted:
+            self.why[key] = self.notes[noted]
         inner_low = self.low
         if inner_low >= depth:  # no cycle reaches above this frame: the digest is complete
             if memo:

@@ -2,15 +2,16 @@
 
 A task run's key has two halves. The first, known before anything runs
 (``RunPlan.keys``), hashes the task's code fingerprint, the tokens of its
-constant inputs, the values of the parameters it reads and the first halves of
-its upstream tasks' keys. The second names the exact values its upstream tasks
-handed it: each result is stored as a snapshot with a content id (see
-:mod:`perfect_nb.cache.store`), and a task's key lists the content ids of its
-inputs. So a result is reused only with the very inputs it was computed from:
-an upstream task re-run on its own (``%perfect_rerun --only``), cleared, or
-evicted and computed again with another outcome gives its downstream tasks new
-keys; upstream data is never hashed again to key them (its id was taken once,
-when it was stored). A mapped child's key is its parent's plus its index.
+constant inputs and the values of the parameters it reads. The second names
+the exact values its upstream tasks handed it: each result is stored as a
+snapshot with a content id (see :mod:`perfect_nb.cache.store`), and a task's
+key lists the content ids of its inputs. So a result is reused only with the
+very inputs it was computed from: an upstream task re-run on its own
+(``%perfect_rerun --only``), cleared, or evicted and computed again with another
+outcome gives its downstream tasks new keys, while an upstream edit that gives
+the same value again leaves them hits. Upstream data is never hashed again to
+key them (its id was taken once, when it was stored). A mapped child's key is
+its parent's plus its index, and the ids of the items it is given.
 
 A hit needs every upstream task to have succeeded with a result, and the
 task's trigger to pass on those states, as it would for a run; otherwise the
@@ -46,15 +47,18 @@ loading...
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
+import pickle
 from typing import Any, Iterable
 
 from perfect_nb.cache.fingerprint import _Hasher, task_fingerprint
-from perfect_nb.cache.store import ResultStore, content_id
+from perfect_nb.cache.store import ResultStore, freeze
 from perfect_nb.cache.tokenize import token
 from perfect_nb.core.parameter import Parameter
-from perfect_nb.engine.state import Cached, Mapped, Skipped, State, Success
+from perfect_nb.engine.signals import PrefectStateSignal
+from perfect_nb.engine.state import Cached, Failed, Mapped, Skipped, State, Success
 
 __all__ = ["FlowCache", "RunPlan"]
 
@@ -150,6 +154,9 @@ class RunPlan:
         self.store_keys: dict[tuple, str | None] = {}  # (slug, index) -> the full key it was looked up under
         self.inputs: dict[tuple, dict] = {}  # (slug, index) -> content ids of its inputs
         self.reasons: dict[tuple, tuple[str, str | None]] = {}
+        self.shared = _shared(flow)  # task -> its result is handed to more than one task run
+        self._blobs: dict[str, bytes] = {}  # snapshots of shared results that are not stored
+        self.settled: set[tuple] = set()  # (slug, index) that ended with a result: a hit or a success
         hasher = _Hasher()
         for task in flow.sorted_tasks():
             noted = len(hasher.notes)
@@ -167,9 +174,10 @@ class RunPlan:
             value = parameters.get(task.name, task.default)
             return {"parameter": token(value)}
         parts: dict[str, Any] = {"code": task_fingerprint(task, hasher)}
-        for edge in flow._up[task]:
-            key = self.keys[edge.upstream_task]
-            parts[f"input:{_edge_name(edge)}"] = None if key is None else f"{key}:{edge.mapped}:{edge.flattened}"
+        for edge in flow._up[task]:  # what an upstream task hands over is named by its content id, in lookup
+            up = edge.upstream_task
+            value = self.parts[up]["parameter"] if isinstance(up, Parameter) else "task"
+            parts[f"input:{_edge_name(edge)}"] = None if value is None else f"{value}:{edge.mapped}:{edge.flattened}"
         for name, value in flow.constants.get(task, {}).items():
             parts[f"input:{name}"] = token(value)
         return parts
@@ -184,9 +192,18 @@ class RunPlan:
         """A state to use instead of running (Cached, or Skipped for a held task), or None to run.
 
         ``upstream`` maps each incoming edge to the upstream state the task would be given.
+        When the task is to run, a value that other tasks are handed too is replaced, in
+        ``upstream``, by a copy of its own: a task that changes an input in place changes
+        only its copy, whatever runs first and whether the upstream ran or came from the
+        cache.
         """
+        found = self._lookup(task, index, upstream if upstream is not None else {})
+        if found is None and upstream:
+            self._private_inputs(task, upstream)
+        return found
+
+    def _lookup(self, task: Any, index: int | None, upstream: dict) -> State | None:
         where = (task.slug, index)
-        upstream = upstream or {}
         inputs = {f"input:{_edge_name(edge)}": content(state) for edge, state in upstream.items()}
         self.inputs[where] = inputs
         first = self.key(task, index)
@@ -201,6 +218,7 @@ class RunPlan:
                 self.reasons[where] = ("cached", None)
                 state = Cached("Result reused from the notebook cache.", result=value)
                 state.context.update(cache_reason="cached", cache_detail=None, cache_content=cid)
+                self.settled.add(where)
                 return state
         if None not in inputs.values():  # else an upstream task gave no value: the task runner decides
             self.reasons[where] = self._why(task, where)
@@ -213,7 +231,7 @@ class RunPlan:
         try:
             if not (task.trigger or all_successful)(upstream):
                 return None
-        except Exception:
+        except (Exception, PrefectStateSignal):
             return None
         why = describe(*self.reasons.get(where, ("missing", None)))
         if any(isinstance(s, Skipped) for s in upstream.values()):
@@ -225,13 +243,46 @@ class RunPlan:
 
     def save(self, task: Any, index: int | None, state: State) -> None:
         """Keep a successful result under its key and give the state its content id."""
+        key = self.store_keys.get((task.slug, index))
+        if isinstance(state, Failed) and key is not None and task in self.force:
+            self.cache.store.drop([key])  # asked to run again, it failed: the old result no longer stands
         if not isinstance(state, Success) or isinstance(state, (Skipped, Mapped)):
             return
-        key = self.store_keys.get((task.slug, index))
+        self.settled.add((task.slug, index))
         if key is not None and task not in self.volatile:
             state.context["cache_content"] = self.cache.store.put(key, state.result)
         else:
-            state.context["cache_content"] = content_id(state.result)
+            blob, state.context["cache_content"] = freeze(state.result)
+            if blob is not None and self.shared.get(task):
+                self._blobs[state.context["cache_content"]] = blob
+
+    # --- private copies of shared inputs -----------------------------------------
+    def _private_inputs(self, task: Any, upstream: dict) -> None:
+        copies: dict[int, State] = {}  # one copy per upstream state: edges from one task share it
+        for edge, state in upstream.items():
+            if edge.key is None or not self.shared.get(edge.upstream_task):
+                continue
+            if id(state) not in copies:
+                copies[id(state)] = self._copy(state)
+            upstream[edge] = copies[id(state)]
+
+    def _copy(self, state: State) -> State:
+        if type(state) is Mapped:
+            new = copy.copy(state)
+            new.map_states = [None if child is None else self._copy(child) for child in state.map_states]
+            return new
+        if not isinstance(state, Success) or _immutable(state.result):
+            return state
+        cid = state.context.get("cache_content")
+        blob = self.cache.store.blob(cid) if cid is not None else None
+        blob = blob if blob is not None else self._blobs.get(cid)
+        try:
+            value = pickle.loads(blob) if blob is not None else pickle.loads(freeze(state.result)[0] or b"")
+        except Exception:  # cannot be copied: handed as it is
+            return state
+        new = copy.copy(state)
+        new.result = value
+        return new
 
     def finish(self, flow_state: State) -> None:
         """Stamp each task state with why it ran, and remember this run's keys."""
@@ -250,9 +301,10 @@ class RunPlan:
             if self.keys[task] is not None:
                 self.cache.previous[task.slug] = parts
                 self.cache.keys[task.slug] = self.keys[task]
-        for where, inputs in self.inputs.items():
-            if None not in inputs.values():
+        for where, inputs in self.inputs.items():  # what the results now held were computed from
+            if where in self.settled and None not in inputs.values():
                 self.cache.previous_inputs[where] = inputs
+        self._blobs.clear()
 
     @staticmethod
     def _stamp(state: State, reason: tuple | None) -> None:
@@ -291,6 +343,26 @@ class RunPlan:
         return ("input", name)
 
 
+def _immutable(value: Any, depth: int = 2) -> bool:
+    if isinstance(value, (type(None), bool, int, float, complex, str, bytes, range)):
+        return True
+    if depth and type(value) in (tuple, frozenset) and len(value) <= 64:
+        return all(_immutable(v, depth - 1) for v in value)
+    return False
+
+
+def _shared(flow: Any) -> dict:
+    """Tasks whose result is handed to more than one task run (several downstream tasks,
+    or every child of a mapped task)."""
+    shared = {}
+    for task, edges in flow._down.items():
+        data = [e for e in edges if e.key is not None]
+        consumers = {e.downstream_task for e in data}
+        whole_to_children = any(not e.mapped and any(d.mapped for d in flow._up[e.downstream_task]) for e in data)
+        shared[task] = len(consumers) > 1 or whole_to_children
+    return shared
+
+
 def _edge_name(edge: Any) -> str:
     return edge.key if edge.key is not None else f"<after {edge.upstream_task.slug}>"
 
@@ -301,7 +373,7 @@ def _trigger_passes(task: Any, upstream: dict) -> bool:
         return True
     try:
         return bool(task.trigger(upstream))
-    except Exception:  # a signal (TRIGGERFAIL, SKIP, PAUSE) or an error: the task runner applies it
+    except (Exception, PrefectStateSignal):  # a signal (TRIGGERFAIL, SKIP, PAUSE) or an error: the task runner applies it
         return False
 
 

@@ -137,6 +137,11 @@ class ResultStore:
                 self.misses += 1
             return False, None, None
 
+    def blob(self, cid: str) -> bytes | None:
+        """The snapshot held under content id ``cid``, if any (to make more copies of it)."""
+        with self._lock:
+            return self._blobs.get(cid)
+
     def __contains__(self, key: str) -> bool:
         with self._lock:
             if key in self._items:
