@@ -154,8 +154,9 @@ class RunPlan:
         self.store_keys: dict[tuple, str | None] = {}  # (slug, index) -> the full key it was looked up under
         self.inputs: dict[tuple, dict] = {}  # (slug, index) -> content ids of its inputs
         self.reasons: dict[tuple, tuple[str, str | None]] = {}
-        self.shared = _shared(flow)  # task -> its result is handed to more than one task run
-        self._blobs: dict[str, bytes] = {}  # snapshots of shared results that are not stored
+        self.shared = _shared(flow)  # task -> its result is handed to another task
+        self._blobs: dict[str, bytes] = {}  # snapshots of handed-on results that are not stored
+        self._copies: dict[str, Any] = {}  # content id -> the one copy this run's hits hand out
         self.settled: set[tuple] = set()  # (slug, index) that ended with a result: a hit or a success
         hasher = _Hasher()
         for task in flow.sorted_tasks():
@@ -192,10 +193,11 @@ class RunPlan:
         """A state to use instead of running (Cached, or Skipped for a held task), or None to run.
 
         ``upstream`` maps each incoming edge to the upstream state the task would be given.
-        When the task is to run, a value that other tasks are handed too is replaced, in
-        ``upstream``, by a copy of its own: a task that changes an input in place changes
-        only its copy, whatever runs first and whether the upstream ran or came from the
-        cache.
+        When the task is to run, each upstream value is replaced, in ``upstream``, by a
+        copy of its own (made from the stored snapshot; immutable values are handed as
+        they are): a task that changes an input in place changes only its copy, so what
+        every other task gets, and every task's result, is the same whatever runs first
+        and whether the upstream ran or came from the cache.
         """
         found = self._lookup(task, index, upstream if upstream is not None else {})
         if found is None and upstream:
@@ -213,7 +215,7 @@ class RunPlan:
             self.reasons[where] = ("forced", None)
             return None
         if usable and _trigger_passes(task, upstream):
-            found, value, cid = self.cache.store.fetch(self.store_keys[where])
+            found, value, cid = self.cache.store.fetch(self.store_keys[where], self._copies)
             if found:
                 self.reasons[where] = ("cached", None)
                 state = Cached("Result reused from the notebook cache.", result=value)
@@ -258,7 +260,7 @@ class RunPlan:
 
     # --- private copies of shared inputs -----------------------------------------
     def _private_inputs(self, task: Any, upstream: dict) -> None:
-        copies: dict[int, State] = {}  # one copy per upstream state: edges from one task share it
+        copies: dict[int, State] = {}  # one copy per upstream state: two edges from one task share it
         for edge, state in upstream.items():
             if edge.key is None or not self.shared.get(edge.upstream_task):
                 continue
@@ -305,6 +307,7 @@ class RunPlan:
             if where in self.settled and None not in inputs.values():
                 self.cache.previous_inputs[where] = inputs
         self._blobs.clear()
+        self._copies.clear()
 
     @staticmethod
     def _stamp(state: State, reason: tuple | None) -> None:
@@ -352,15 +355,8 @@ def _immutable(value: Any, depth: int = 2) -> bool:
 
 
 def _shared(flow: Any) -> dict:
-    """Tasks whose result is handed to more than one task run (several downstream tasks,
-    or every child of a mapped task)."""
-    shared = {}
-    for task, edges in flow._down.items():
-        data = [e for e in edges if e.key is not None]
-        consumers = {e.downstream_task for e in data}
-        whole_to_children = any(not e.mapped and any(d.mapped for d in flow._up[e.downstream_task]) for e in data)
-        shared[task] = len(consumers) > 1 or whole_to_children
-    return shared
+    """Tasks whose result is handed to another task (each run of those gets its own copy)."""
+    return {task: any(e.key is not None for e in edges) for task, edges in flow._down.items()}
 
 
 def _edge_name(edge: Any) -> str:

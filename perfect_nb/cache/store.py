@@ -112,8 +112,12 @@ class ResultStore:
         found, value, _ = self.fetch(key)
         return found, value
 
-    def fetch(self, key: str) -> tuple[bool, Any, str | None]:
-        """``(True, a new copy of the value, its content id)``, else ``(False, None, None)``."""
+    def fetch(self, key: str, copies: dict | None = None) -> tuple[bool, Any, str | None]:
+        """``(True, a new copy of the value, its content id)``, else ``(False, None, None)``.
+
+        ``copies`` (content id -> copy) shares one copy between fetches of equal values:
+        a flow run hands one object to every task that gets that value, as a fresh run would.
+        """
         with self._lock:
             entry = self._items.get(key)
             if entry is not None:
@@ -128,7 +132,11 @@ class ResultStore:
                 self.hits += 1
                 self._remember(key, entry)
         try:
-            return True, entry.value(), entry.cid
+            if copies is None:
+                return True, entry.value(), entry.cid
+            if entry.cid not in copies:
+                copies[entry.cid] = entry.value()
+            return True, copies[entry.cid], entry.cid
         except Exception as exc:  # e.g. the class of a result read from disk is gone
             logger.warning("Cache entry %s cannot be loaded (%s); computing it again.", key, exc)
             self.drop([key])
