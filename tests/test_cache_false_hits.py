@@ -435,3 +435,14 @@ def test_a_cached_task_gets_its_trigger_applied_as_a_run_one(ip, run_cell):
     states = run(ip, "trig", body)
     assert states["down"].type == "TriggerFailed"
     assert ip.user_ns["trig"].last_run.is_failed()
+
+
+def test_two_hits_of_equal_values_do_not_share_what_one_task_changes(ip, run_cell):
+    run_cell(MUTATING + "@task\ndef make_again():\n    return [1, 2, 3]\n")
+    body = "a = make()\nb = make_again()\nn = grow(b, upstream_tasks=[a])\nc = count(a, upstream_tasks=[b])\n"  # both hits first
+    run(ip, "twins", body)
+    run_cell("@task\ndef grow(xs):\n    xs.append(4)\n    return len(xs) * 10\n@task\ndef count(xs):\n    return len(xs) + 100\n")
+    states = run(ip, "twins", body)
+    assert states["make"].type == states["make_again"].type == "Cached"  # one copy of [1, 2, 3] for both
+    fresh = run(ip, "twins --no-cache", body)
+    assert (states["grow"].result, states["count"].result) == (fresh["grow"].result, fresh["count"].result) == (40, 103)

@@ -47,6 +47,7 @@ loading...
 
 from __future__ import annotations
 
+import collections
 import copy
 import hashlib
 import logging
@@ -154,9 +155,10 @@ class RunPlan:
         self.store_keys: dict[tuple, str | None] = {}  # (slug, index) -> the full key it was looked up under
         self.inputs: dict[tuple, dict] = {}  # (slug, index) -> content ids of its inputs
         self.reasons: dict[tuple, tuple[str, str | None]] = {}
-        self.shared = _shared(flow)  # task -> its result is handed to another task
+        self.shared = _shared(flow)  # task -> its result is handed to more than one task run
         self._blobs: dict[str, bytes] = {}  # snapshots of handed-on results that are not stored
         self._copies: dict[str, Any] = {}  # content id -> the one copy this run's hits hand out
+        self._uses: collections.Counter[str] = collections.Counter()  # content id -> hits holding that copy
         self.settled: set[tuple] = set()  # (slug, index) that ended with a result: a hit or a success
         hasher = _Hasher()
         for task in flow.sorted_tasks():
@@ -193,11 +195,10 @@ class RunPlan:
         """A state to use instead of running (Cached, or Skipped for a held task), or None to run.
 
         ``upstream`` maps each incoming edge to the upstream state the task would be given.
-        When the task is to run, each upstream value is replaced, in ``upstream``, by a
-        copy of its own (made from the stored snapshot; immutable values are handed as
-        they are): a task that changes an input in place changes only its copy, so what
-        every other task gets, and every task's result, is the same whatever runs first
-        and whether the upstream ran or came from the cache.
+        When the task is to run, an upstream value that something else holds too is
+        replaced, in ``upstream``, by a copy of its own (made from the stored snapshot):
+        a task that changes an input in place changes only its copy, so what every other
+        task gets is the same whatever runs first and whether it ran or came from the cache.
         """
         found = self._lookup(task, index, upstream if upstream is not None else {})
         if found is None and upstream:
@@ -220,6 +221,7 @@ class RunPlan:
                 self.reasons[where] = ("cached", None)
                 state = Cached("Result reused from the notebook cache.", result=value)
                 state.context.update(cache_reason="cached", cache_detail=None, cache_content=cid)
+                self._uses[cid] += 1
                 self.settled.add(where)
                 return state
         if None not in inputs.values():  # else an upstream task gave no value: the task runner decides
@@ -260,13 +262,42 @@ class RunPlan:
 
     # --- private copies of shared inputs -----------------------------------------
     def _private_inputs(self, task: Any, upstream: dict) -> None:
+        """Give the task its own copy of each input that something else holds too: a value
+        handed to several task runs, or one copy shared by several hits of this run. An
+        input it alone holds is handed as it is (no copy): a fresh run would do the same."""
         copies: dict[int, State] = {}  # one copy per upstream state: two edges from one task share it
         for edge, state in upstream.items():
-            if edge.key is None or not self.shared.get(edge.upstream_task):
+            if edge.key is None:
                 continue
             if id(state) not in copies:
-                copies[id(state)] = self._copy(state)
+                if self.shared.get(edge.upstream_task) or self._held_by_others(state):
+                    copies[id(state)] = self._copy(state)
+                else:
+                    self._release(state)
+                    copies[id(state)] = state
             upstream[edge] = copies[id(state)]
+
+    def _hit_copy(self, state: State) -> str | None:
+        """The content id under which ``state``'s value is this run's shared hit copy, if it is."""
+        cid = state.context.get("cache_content")
+        if cid is None:
+            return None
+        base = cid.split("[", 1)[0]  # a map item names its source's id: c[i]
+        return base if base in self._copies else None
+
+    def _held_by_others(self, state: State) -> bool:
+        if type(state) is Mapped:
+            return any(child is not None and self._held_by_others(child) for child in state.map_states)
+        cid = self._hit_copy(state)
+        return cid is not None and self._uses[cid] > 1
+
+    def _release(self, state: State) -> None:
+        """The task may change this hit copy: later hits of the same value get a new one."""
+        for child in state.map_states if type(state) is Mapped else (state,):
+            cid = None if child is None else self._hit_copy(child)
+            if cid is not None:
+                del self._copies[cid]
+                self._uses[cid] = 0
 
     def _copy(self, state: State) -> State:
         if type(state) is Mapped:
@@ -355,8 +386,15 @@ def _immutable(value: Any, depth: int = 2) -> bool:
 
 
 def _shared(flow: Any) -> dict:
-    """Tasks whose result is handed to another task (each run of those gets its own copy)."""
-    return {task: any(e.key is not None for e in edges) for task, edges in flow._down.items()}
+    """Tasks whose result is handed to more than one task run (several downstream tasks,
+    or every child of a mapped task): each of those runs gets its own copy."""
+    shared = {}
+    for task, edges in flow._down.items():
+        data = [e for e in edges if e.key is not None]
+        consumers = {e.downstream_task for e in data}
+        whole_to_children = any(not e.mapped and any(d.mapped for d in flow._up[e.downstream_task]) for e in data)
+        shared[task] = len(consumers) > 1 or whole_to_children
+    return shared
 
 
 def _edge_name(edge: Any) -> str:
