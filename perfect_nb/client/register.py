@@ -4,20 +4,17 @@ The flow is stored by value (cloudpickle) with the versions that made it. Its
 *key* covers the graph and each task's code fingerprint, so registering an
 unchanged flow keeps its version and an edited task body makes a new one.
 
->>> from perfect_nb import Flow, task
->>> @task
-... def one():
-...     return 1
->>> with Flow("f") as flow:
-...     x = one()
->>> a = flow_key(flow)
->>> @task
-... def one():
-...     return 2
->>> with Flow("f") as flow2:
-...     x = one()
->>> a == flow_key(flow), a == flow_key(flow2)
+>>> from perfect_nb import Flow, Parameter, task
+>>> def build(with_parameter):
+...     with Flow("f") as flow:
+...         one = task(lambda: 1, name="one")()
+...         if with_parameter:
+...             Parameter("n", default=1)
+...     return flow
+>>> flow_key(build(False)) == flow_key(build(False)), flow_key(build(False)) == flow_key(build(True))
 (True, False)
+
+(an edited task body is a new key too: tests/backend/test_server_api.py registers one)
 """
 
 from __future__ import annotations
