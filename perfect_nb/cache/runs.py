@@ -51,11 +51,10 @@ import collections
 import copy
 import hashlib
 import logging
-import pickle
 from typing import Any, Iterable
 
 from perfect_nb.cache.fingerprint import _Hasher, task_fingerprint
-from perfect_nb.cache.store import ResultStore, freeze
+from perfect_nb.cache.store import ResultStore, freeze, thaw
 from perfect_nb.cache.tokenize import token
 from perfect_nb.core.parameter import Parameter
 from perfect_nb.engine.signals import PrefectStateSignal
@@ -310,7 +309,7 @@ class RunPlan:
         blob = self.cache.store.blob(cid) if cid is not None else None
         blob = blob if blob is not None else self._blobs.get(cid)
         try:
-            value = pickle.loads(blob) if blob is not None else pickle.loads(freeze(state.result)[0] or b"")
+            value = thaw(blob if blob is not None else freeze(state.result)[0])
         except Exception:  # cannot be copied: handed as it is
             return state
         new = copy.copy(state)

@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import pickle
+import struct
 import tempfile
 import threading
 import uuid
@@ -37,7 +38,7 @@ from typing import Any
 
 from perfect_nb.utilities.files import read_regular_file
 
-__all__ = ["DEFAULT_MAX_BYTES", "ResultStore", "content_id", "freeze"]
+__all__ = ["DEFAULT_MAX_BYTES", "ResultStore", "content_id", "freeze", "thaw"]
 
 logger = logging.getLogger("perfect_nb.cache")
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -53,19 +54,47 @@ def _sizeof(value: Any) -> int:
         return 1024
 
 
-def freeze(value: Any) -> tuple[bytes | None, str]:
-    """``(snapshot, content_id)``: the pickle of ``value`` and its hash, or ``(None, random id)``
-    when it cannot be pickled (then no two such values share an id: never a false match)."""
-    try:
-        blob = pickle.dumps(value, protocol=5)
-    except Exception:
+def _pickle(value: Any) -> tuple[bytes, list] | None:
+    """The pickle of ``value`` with its large buffers (arrays) kept out of band, uncopied."""
+    for dumps in (pickle.dumps, _cloudpickle_dumps):
+        buffers: list = []
         try:
-            import cloudpickle
-
-            blob = cloudpickle.dumps(value, protocol=5)
+            return dumps(value, protocol=5, buffer_callback=buffers.append), [b.raw() for b in buffers]
         except Exception:
-            return None, f"live-{uuid.uuid4().hex}"
-    return blob, hashlib.sha256(blob).hexdigest()[:32]
+            continue
+    return None
+
+
+def _cloudpickle_dumps(value: Any, **kwargs: Any) -> bytes:
+    import cloudpickle
+
+    return cloudpickle.dumps(value, **kwargs)
+
+
+def _frame(head: bytes, buffers: list) -> list:
+    """The pieces of a snapshot: the sizes, the pickle, its buffers (hashed and stored in this order)."""
+    sizes = struct.pack(f"<I{len(buffers) + 1}Q", len(buffers), len(head), *(b.nbytes for b in buffers))
+    return [sizes, head, *buffers]
+
+
+def freeze(value: Any, known: Any = ()) -> tuple[bytes | None, str]:
+    """``(snapshot, content_id)``: the pickle of ``value`` and its hash, or ``(None, random id)``
+    when it cannot be pickled (then no two such values share an id: never a false match).
+
+    The id is computed before the snapshot is assembled, so a value whose id is in ``known``
+    (a store already holding it) is not copied: ``(None, id)`` then means "you have it".
+    """
+    pickled = _pickle(value)
+    if pickled is None:
+        return None, f"live-{uuid.uuid4().hex}"
+    pieces = _frame(*pickled)
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
+    cid = digest.hexdigest()[:32]
+    if cid in known:
+        return None, cid
+    return b"".join(pieces), cid
 
 
 def content_id(value: Any) -> str:
@@ -73,8 +102,23 @@ def content_id(value: Any) -> str:
     return freeze(value)[1]
 
 
-def _thaw(blob: bytes) -> Any:
-    return pickle.loads(blob)
+def thaw(blob: bytes) -> Any:
+    """A new copy of a snapshot's value (its arrays writable, as the task returned them)."""
+    view = memoryview(blob)
+    (count,) = struct.unpack_from("<I", view)
+    sizes = struct.unpack_from(f"<{count + 1}Q", view, 4)
+    offset = 4 + 8 * (count + 1)
+    head = view[offset:offset + sizes[0]]
+    offset += sizes[0]
+    buffers = []
+    for size in sizes[1:]:
+        buffers.append(bytearray(view[offset:offset + size]))
+        offset += size
+    return pickle.loads(head, buffers=buffers)
+
+
+def _check(blob: bytes, cid: str) -> bool:
+    return hashlib.sha256(blob).hexdigest()[:32] == cid
 
 
 class _Entry:
@@ -84,7 +128,7 @@ class _Entry:
         self.cid, self.blob, self.live, self.size = cid, blob, live, size
 
     def value(self) -> Any:
-        return self.live if self.blob is None else _thaw(self.blob)
+        return self.live if self.blob is None else thaw(self.blob)
 
 
 class ResultStore:
@@ -160,9 +204,11 @@ class ResultStore:
     def put(self, key: str, value: Any) -> str:
         """Keep a snapshot of ``value`` under ``key`` (in memory, and on disk when a directory
         is set); returns its content id."""
-        blob, cid = freeze(value)
-        entry = _Entry(cid, blob, value if blob is None else None, len(blob) if blob is not None else _sizeof(value))
+        blob, cid = freeze(value, self._blobs)  # read only; puts come from one thread (the flow runner's)
         with self._lock:
+            if blob is None and cid in self._blobs:  # the same snapshot is held already: share it
+                blob = self._blobs[cid]
+            entry = _Entry(cid, blob, value if blob is None else None, len(blob) if blob is not None else _sizeof(value))
             self._remember(key, entry)
         if self.directory is not None:
             self._write_disk(key, entry)
@@ -224,7 +270,7 @@ class ResultStore:
             if not data.startswith(_MAGIC):
                 raise ValueError("not a perfect_nb cache entry")
             cid, blob = data[len(_MAGIC):].split(b"\n", 1)
-            if hashlib.sha256(blob).hexdigest()[:32] != cid.decode():
+            if not _check(blob, cid.decode()):
                 raise ValueError("its content does not match its id")
         except Exception as exc:
             logger.warning("Cache entry %s is unreadable (%s); computing it again.", path, exc)
