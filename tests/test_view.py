@@ -212,3 +212,30 @@ def test_updates_are_throttled():
     view.run()
     assert len(pushes) <= 10  # 600 child events, a fraction of a second: a handful of pushes
     assert "300/300" in view.svg
+
+
+def _open_widgets() -> int:
+    from ipywidgets.widgets.widget import _instances
+
+    return len(_instances)
+
+
+def test_a_new_flow_closes_the_form_it_replaces_and_its_widgets():
+    def build(default):
+        with Flow("f") as flow:
+            n = Parameter("n", default=default)
+            m = Parameter("m", default="x", help="a help line")
+            slow_add(n)
+            slow_add(m, "y")
+        return flow
+
+    view = FlowView(build(1))
+    first_form, first_fields = view.form, list(view.form.fields.values())
+    opened = _open_widgets()
+    for default in (2, 3, 4):
+        view.set_flow(build(default))
+    assert _open_widgets() == opened, "every re-shown flow must close what it replaced"
+    assert first_form.comm is None and all(field.comm is None for field in first_fields)
+    assert first_form.run_button.comm is None and first_form.run_button.layout.comm is None
+    assert view.form.comm is not None and view.form.values == {"m": "x", "n": 4}
+    assert view.rerun_button.comm is not None  # the view's own parts stay

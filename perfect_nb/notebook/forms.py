@@ -46,7 +46,7 @@ import traitlets
 
 from perfect_nb.core.parameter import DateTimeParameter, Parameter
 
-__all__ = ["ParameterForm", "widget_for"]
+__all__ = ["ParameterForm", "close_tree", "widget_for"]
 
 _UNSET = object()
 _LITERAL_START = tuple("[({'\"")
@@ -209,6 +209,34 @@ def _parse_literal(text: str, strict: bool) -> Any:
         return text
 
 
+def close_tree(widget: widgets.Widget) -> int:
+    """Close ``widget``, every widget inside it, and their layouts and styles; return how many.
+
+    ``Widget.close()`` closes only the widget itself: its children and its
+    ``Layout`` and ``Style`` widgets stay registered in the kernel for good. A
+    view that replaces a part of itself closes the old part with this.
+
+    >>> box = widgets.VBox([widgets.Button(), widgets.HTML()])
+    >>> close_tree(box)  # the box, a button, an HTML, three layouts and two styles
+    8
+    """
+    closed, stack, seen = 0, [widget], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        stack.extend(getattr(item, "children", ()))
+        for part in ("layout", "style"):
+            value = item._trait_values.get(part)  # only what exists: reading a trait could create it
+            if isinstance(value, widgets.Widget):
+                stack.append(value)
+        if item.comm is not None:
+            widgets.Widget.close(item)
+            closed += 1
+    return closed
+
+
 class ParameterForm(widgets.VBox):
     """A form with one field per Parameter (sorted by name) and a Run button.
 
@@ -250,6 +278,10 @@ class ParameterForm(widgets.VBox):
             field.widget.observe(lambda change, name=name: self._edited(name), names="value")
         rows = [f.row for f in self._fields.values()]
         super().__init__(children=[*rows, widgets.HBox([self.run_button, self.status])], **kwargs)
+
+    def close(self) -> None:
+        """Close the form with its fields, buttons, layouts and styles."""
+        close_tree(self)
 
     @property
     def fields(self) -> dict[str, widgets.Widget]:

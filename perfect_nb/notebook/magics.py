@@ -103,6 +103,7 @@ class PerfectMagics(Magics):
             view.form.values = {**view.form.values, **params}
         if args.no_run:
             display(view)
+            _forget_replaced_outputs(view)
             return
         with _shown(view):
             try:
@@ -190,6 +191,40 @@ def _shown(view: FlowView) -> Iterator[None]:
     finally:
         if handle is not None:
             handle.update(view)
+        _forget_replaced_outputs(view)
+
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _forget_replaced_outputs(view: FlowView) -> None:
+    """Keep only the newest of the outputs IPython recorded for ``view``.
+
+    IPython 9 keeps every bundle a cell displays (``history_manager.outputs``)
+    until ``%reset``. A view shows one flow run at a time, and a re-run replaces
+    its output on screen, so the older records (the view's static SVG copy,
+    ~5 kB each, two per run) only made every re-run of a cell grow the kernel.
+    """
+    from IPython import get_ipython
+
+    outputs = getattr(getattr(get_ipython(), "history_manager", None), "outputs", None)
+    if not isinstance(outputs, dict):
+        return
+    model_id = view.model_id
+    newest = None
+    for entries in outputs.values():
+        for entry in entries:
+            if _shows(entry, model_id):
+                newest = entry
+    if newest is None:
+        return
+    for entries in outputs.values():
+        entries[:] = [e for e in entries if e is newest or not _shows(e, model_id)]
+
+
+def _shows(entry: Any, model_id: str) -> bool:
+    bundle = getattr(entry, "bundle", None)
+    return isinstance(bundle, dict) and bundle.get(_WIDGET_VIEW, {}).get("model_id") == model_id
 
 
 class CacheReport(dict):

@@ -96,6 +96,7 @@ class FlowView(widgets.VBox):
         self.rerun_only_button = widgets.Button(description="Only this task", tooltip="Run only the selected task again", disabled=True)
         self.rerun_button.on_click(lambda _: self.rerun(self.selected, downstream=True))
         self.rerun_only_button.on_click(lambda _: self.rerun(self.selected, downstream=False))
+        self._rerun_row = widgets.HBox([self.rerun_button, self.rerun_only_button])
         self.task_box = widgets.VBox()
         self.form = None
         self.header = widgets.HTML()
@@ -120,11 +121,14 @@ class FlowView(widgets.VBox):
         self.flow = flow
         self._live = LiveSvg(flow, horizontal=self.horizontal)
         self._reset_run_state()
-        self.form = self._make_form()
+        old_form, self.form = self.form, self._make_form()
         self.header.value = f"<b>{html.escape(flow.name)}</b> · {_task_count(flow)}"
-        self.task_box.children = [self.details, widgets.HBox([self.rerun_button, self.rerun_only_button])]
+        if not self.task_box.children:
+            self.task_box.children = [self.details, self._rerun_row]
         parts = [self.header] + ([self.form] if self.form is not None else []) + [self.dag, self.task_box, self.summary, self.results, self.logs]
         self.children = parts
+        if old_form is not None:  # re-running a cell must not leave the old form alive in the kernel
+            old_form.close()
         self.summary.value = self.results.value = self.logs.value = self.details.value = ""
         self._push()
 
