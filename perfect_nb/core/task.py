@@ -117,7 +117,10 @@ class Task:
     retry_on : exception class or list of them, optional
         Retry only on these errors.
     timeout : int seconds or timedelta, optional
-        Fail with TimedOut when a run takes longer.
+        Fail with TimedOut when a run takes longer. The body is told to stop; one
+        blocked in C code (``time.sleep``, I/O) may keep running in the flow
+        runner's process on LocalExecutor and threads. On processes (the worker is
+        replaced) and Dask (the worker is restarted) it is really stopped.
     trigger : callable, optional
         ``trigger(upstream_states) -> bool``; default ``all_successful``.
     skip_on_upstream_skip : bool
