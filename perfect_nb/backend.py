@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from perfect_nb.configuration import load_config
+from perfect_nb.configuration import get_value
 
 __all__ = ["reporter_for"]
 
@@ -28,8 +28,7 @@ def reporter_for(flow: Any, backend: Any = None, context: dict | None = None) ->
     if backend is False:
         return None
     if backend is None or backend is True:
-        config = load_config().backend
-        if backend is None and config.kind != "server":
+        if backend is None and get_value("backend", "kind") != "server":
             return None
         api = None
     else:

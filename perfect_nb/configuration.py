@@ -25,7 +25,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULTS", "Config", "home", "load_config", "set_user_config", "user_config_path"]
+__all__ = ["DEFAULTS", "Config", "get_value", "home", "load_config", "set_user_config", "user_config_path"]
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "backend": {"kind": "none", "api": "http://127.0.0.1:4200", "token": ""},
@@ -90,6 +90,23 @@ def load_config() -> Config:
                 section, key = name[len(prefix):].lower().split("__", 1)
                 merged.setdefault(section, {})[key] = _scalar(value)
     return Config({section: Config(keys) for section, keys in merged.items()})
+
+
+def get_value(section: str, key: str) -> Any:
+    """One key, as :func:`load_config` would give it, without merging the rest (what
+    ``flow.run`` asks on every run, so it costs a stat and two dict look-ups).
+
+    >>> get_value("backend", "kind") == load_config().backend.kind
+    True
+    """
+    for prefix in _PREFIXES:
+        value = os.environ.get(f"{prefix}{section.upper()}__{key.upper()}")
+        if value is not None:
+            return _scalar(value)
+    from_file = _read_user_file(user_config_path()).get(section)
+    if isinstance(from_file, dict) and key in from_file:
+        return from_file[key]
+    return DEFAULTS.get(section, {}).get(key)
 
 
 def set_user_config(section: str, key: str, value: Any) -> Path:
