@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import collections
+import errno
 import hashlib
 import logging
 import os
@@ -149,6 +150,7 @@ class ResultStore:
         self.hits = 0
         self.misses = 0
         self._warned_unpicklable = False
+        self._disk_faults: set[tuple] = set()  # (what, errno) already warned about
 
     # --- reading ---------------------------------------------------------------
     def get(self, key: str) -> tuple[bool, Any]:
@@ -211,7 +213,10 @@ class ResultStore:
             entry = _Entry(cid, blob, value if blob is None else None, len(blob) if blob is not None else _sizeof(value))
             self._remember(key, entry)
         if self.directory is not None:
-            self._write_disk(key, entry)
+            try:
+                self._write_disk(key, entry)
+            except OSError as exc:  # a folder in its place, a full disk, a read-only folder: memory only
+                self._disk_fault("written", self._path(key), exc, "the result is kept in memory only")
         return cid
 
     def _remember(self, key: str, entry: _Entry) -> None:
@@ -247,8 +252,29 @@ class ResultStore:
                 self._forget(key)
         if self.directory is not None:
             for key in keys:
-                self._path(key).unlink(missing_ok=True)
+                try:
+                    self._path(key).unlink(missing_ok=True)
+                except OSError as exc:  # e.g. a folder put in its place: left as it is
+                    self._disk_fault("removed", self._path(key), exc, "it is no longer used")
         return len(keys)
+
+    def _disk_fault(self, what: str, path: Path, exc: OSError, outcome: str) -> None:
+        """Warn that a disk entry cannot be ``what`` (once per store and kind of fault: a full
+        disk says so once, not once per result); the run goes on."""
+        kind = (what, exc.errno)
+        if kind in self._disk_faults:
+            return
+        self._disk_faults.add(kind)
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            hint = "Free some disk space (or raise the file size limit)"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            hint = f"Make {path.parent} writable"
+        else:
+            hint = f"Remove what is at {path} (or above it)"
+        logger.warning(
+            "Cache entry %s cannot be %s (%s); %s, and the run goes on. %s, or run without --persist.",
+            path, what, exc.strerror or exc, outcome, hint,
+        )
 
     # --- disk ----------------------------------------------------------------
     def _path(self, key: str) -> Path:
