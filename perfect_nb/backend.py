@@ -38,4 +38,4 @@ def reporter_for(flow: Any, backend: Any = None, context: dict | None = None) ->
 
     client = api if isinstance(api, Client) else Client(api=api, timeout=5.0)
     context = context or {}
-    return Reporter(client, flow, flow_id=context.get("flow_id"), labels=context.get("labels"))
+    return Reporter(client, flow, flow_id=context.get("flow_id"), labels=context.get("labels"), lease=context.get("flow_run_lease", 0))

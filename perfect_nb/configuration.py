@@ -29,7 +29,8 @@ __all__ = ["DEFAULTS", "Config", "get_value", "home", "load_config", "set_user_c
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "backend": {"kind": "none", "api": "http://127.0.0.1:4200", "token": ""},
-    "server": {"host": "127.0.0.1", "port": 4200, "database_url": "", "token": "", "keep_days": 30},
+    "server": {"host": "127.0.0.1", "port": 4200, "database_url": "", "token": "", "keep_days": 30,
+               "heartbeat_seconds": 5.0, "max_claims": 3, "late_after_seconds": 30.0, "schedule_horizon_hours": 24.0, "schedule_max_runs": 10},
 }
 _PREFIXES = ("PERFECT_NB__", "PREFECT__")
 _cache: dict[str, tuple[tuple, dict]] = {}

@@ -10,6 +10,10 @@
     perfect create project NAME [--description TEXT] [--skip-if-exists]
     perfect register --project NAME -p flows.py [-p notebook.ipynb] [--label L] [--force]
     perfect run --name FLOW [--project NAME] [--param k=v] [--execute | --watch]
+    perfect agent local start [--label L ...] [--concurrency N] [--api URL] [--show-flow-logs]
+    perfect cancel RUN_ID | perfect restart RUN_ID
+    perfect flow schedule NAME --on|--off [--project NAME]
+    python -m perfect_nb execute flow-run RUN_ID   (what an agent starts for each run)
 """
 
 from __future__ import annotations
@@ -65,6 +69,42 @@ def add_commands(commands: Any) -> None:
     register.add_argument("--label", action="append", default=[], help="a label for the flows; repeatable")
     register.add_argument("--force", action="store_true", help="bump the version even when nothing changed")
     register.set_defaults(handler=_register)
+
+    agent = commands.add_parser("agent", help="run registered flows: claim due runs from the server")
+    agent_kinds = agent.add_subparsers(dest="agent_kind", metavar="KIND", required=True)
+    local = agent_kinds.add_parser("local", help="run each flow run in a process on this machine")
+    local_cmds = local.add_subparsers(dest="agent_command", metavar="ACTION", required=True)
+    local_start = local_cmds.add_parser("start", help="start a local agent (Ctrl-C stops it; running flows go on)")
+    local_start.add_argument("-l", "--label", action="append", default=[], help="a label this agent has; it takes runs all of whose labels it has; repeatable")
+    local_start.add_argument("--concurrency", type=int, default=1, help="how many flow runs at once (default 1)")
+    local_start.add_argument("--api", help="the server's address (default: [backend] api)")
+    local_start.add_argument("--name", help="the agent's name (default HOST-PID)")
+    local_start.add_argument("--show-flow-logs", action="store_true", help="let the flow runs print here (default: a file per run under $PERFECT_NB_HOME/agent-logs)")
+    local_start.add_argument("--grace", type=float, default=10.0, help="seconds a cancelled run has to stop after SIGTERM before SIGKILL (default 10)")
+    local_start.set_defaults(handler=_agent_start)
+
+    execute = commands.add_parser("execute", help="(started by an agent) execute one claimed flow run in this process")
+    execute_cmds = execute.add_subparsers(dest="execute_what", metavar="WHAT", required=True)
+    execute_run = execute_cmds.add_parser("flow-run", help="execute the flow run RUN_ID")
+    execute_run.add_argument("run_id")
+    execute_run.set_defaults(handler=_execute_flow_run)
+
+    for verb, text in (("cancel", "cancel a flow run: unfinished task runs end Cancelled, finished ones keep their states"),
+                       ("restart", "run again what did not succeed in a finished flow run, reusing the stored results of what did")):
+        cmd = commands.add_parser(verb, help=text)
+        cmd.add_argument("run_id")
+        cmd.add_argument("--watch", action="store_true", help="follow the run until it ends; exit 0 if it succeeded")
+        cmd.set_defaults(handler=_cancel if verb == "cancel" else _restart)
+
+    flow = commands.add_parser("flow", help="registered flows: switch a schedule on or off")
+    flow_cmds = flow.add_subparsers(dest="flow_command", metavar="ACTION", required=True)
+    schedule = flow_cmds.add_parser("schedule", help="switch the server-side schedule of a registered flow")
+    schedule.add_argument("name")
+    schedule.add_argument("--project")
+    onoff = schedule.add_mutually_exclusive_group(required=True)
+    onoff.add_argument("--on", dest="active", action="store_true")
+    onoff.add_argument("--off", dest="active", action="store_false")
+    schedule.set_defaults(handler=_flow_schedule)
 
 
 def _api_from(config: Any, given: str | None) -> str:
@@ -177,6 +217,76 @@ def _register(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _agent_start(args: argparse.Namespace) -> int:
+    from perfect_nb.agent.local import LocalAgent
+    from perfect_nb.errors import ClientError
+
+    if args.concurrency < 1:
+        raise CommandError(f"--concurrency must be at least 1, got {args.concurrency}.")
+    agent = LocalAgent(api=args.api, labels=args.label, concurrency=args.concurrency, name=args.name, show_flow_logs=args.show_flow_logs, grace=args.grace)
+    try:
+        agent.start()
+    except ClientError as exc:
+        raise CommandError(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def _execute_flow_run(args: argparse.Namespace) -> int:
+    import logging
+
+    from perfect_nb.agent.execute import execute_flow_run
+
+    if "PERFECT_NB_LOGGING_LEVEL" not in os.environ:  # the run's INFO logs go to the server
+        logging.getLogger("perfect_nb").setLevel(logging.INFO)
+    return execute_flow_run(args.run_id)
+
+
+def _client_call(fn_name: str, *args: Any) -> Any:
+    from perfect_nb.client import Client, ClientError
+
+    with Client() as client:
+        try:
+            return getattr(client, fn_name)(*args)
+        except ClientError as exc:
+            raise CommandError(str(exc)) from None
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    info = _client_call("cancel_flow_run", args.run_id)
+    print(f"Flow run {args.run_id}: {type(info.state).__name__}" + (f" ({info.state.message})" if info.state.message else ""), flush=True)
+    return _follow(args.run_id) if args.watch else EXIT_OK
+
+
+def _restart(args: argparse.Namespace) -> int:
+    info = _client_call("restart_flow_run", args.run_id)
+    print(f"Flow run {args.run_id} is Scheduled again; an agent runs what did not succeed.", flush=True)
+    if info.get("rerun"):
+        print(f"These task runs succeeded but kept no result (checkpoint=False, or a result that could not be written), so they run again: {', '.join(info['rerun'])}.", flush=True)
+    return _follow(args.run_id) if args.watch else EXIT_OK
+
+
+def _follow(run_id: str) -> int:
+    from perfect_nb.client import Client, ClientError
+
+    with Client() as client:
+        try:
+            return _watch(client, run_id)
+        except ClientError as exc:
+            raise CommandError(str(exc)) from None
+
+
+def _flow_schedule(args: argparse.Namespace) -> int:
+    out = _client_call("set_schedule_active", args.name, args.active, args.project)
+    if args.active:
+        extra = "" if out["has_schedule"] else " (it has no schedule: register it with one, e.g. Flow(..., schedule=IntervalSchedule(...)))"
+        print(f"Schedule of {args.name!r} is on{extra}.")
+    else:
+        print(f"Schedule of {args.name!r} is off; {out['deleted_runs']} scheduled run(s) that had not started were deleted.")
+    return EXIT_OK
+
+
 def run_registered(args: argparse.Namespace, params: dict, executor: Any) -> int:
     """``perfect run --name FLOW``: create a run on the server; execute it here or follow it."""
     from perfect_nb.client import Client, ClientError
@@ -205,7 +315,18 @@ def _execute(client: Any, run_id: str, executor: Any, quiet: bool) -> int:
     return session.finish()
 
 
-def _watch(client: Any, run_id: str, poll: float = 0.5, hint_after: float = 5.0) -> int:
+def _no_agent_hint(client: Any, info: Any) -> str:
+    """Why a run is still Scheduled: no live agent has its labels, or they are all busy."""
+    labels = set(info.get("labels") or [])
+    able = [a for a in client.agents() if a["alive"] and labels <= set(a["labels"])]
+    wanted = f"the labels {sorted(labels)}" if labels else "no labels"
+    if not able:
+        return (f"Still Scheduled: no running agent has {wanted}. Start one with `perfect agent local start"
+                + "".join(f" --label {label}" for label in sorted(labels)) + "` (or run it here with `perfect run --name ... --execute`).")
+    return f"Still Scheduled: {len(able)} agent(s) with {wanted} are busy; it starts when one has a free slot (see --concurrency)."
+
+
+def _watch(client: Any, run_id: str, poll: float = 0.5, hint_after: float = 3.0) -> int:
     """Print the run's state changes and logs until it finishes; exit 0 on success."""
     started, seen_states, last_log, hinted = time.monotonic(), 0, 0, False
     while True:
@@ -226,5 +347,5 @@ def _watch(client: Any, run_id: str, poll: float = 0.5, hint_after: float = 5.0)
             return EXIT_OK if info.state.is_successful() else EXIT_FAILED
         if not hinted and type(info.state).__name__ == "Scheduled" and time.monotonic() - started > hint_after:
             hinted = True
-            print(f"Still Scheduled after {hint_after:.0f} s: nothing has picked it up. Run it here with `perfect run --name ... --execute`.", file=sys.stderr, flush=True)
+            print(_no_agent_hint(client, info), file=sys.stderr, flush=True)
         time.sleep(poll)

@@ -167,6 +167,40 @@ class Client:
     def get_logs(self, flow_run_id: str, level: int = 0, after_id: int = 0) -> list[dict]:
         return self.request("GET", f"/flow_runs/{flow_run_id}/logs", params={"level": level, "after_id": after_id})
 
+    # --- orchestration -----------------------------------------------------------------
+    def cancel_flow_run(self, flow_run_id: str) -> FlowRunInfo:
+        """Cancel a run: Cancelled at once if it has not started, else Cancelling until its agent has stopped it."""
+        return _info(FlowRunInfo, self.request("POST", f"/flow_runs/{flow_run_id}/cancel"))
+
+    def restart_flow_run(self, flow_run_id: str) -> FlowRunInfo:
+        """Queue a finished, unsuccessful run again; ``rerun`` lists succeeded task runs that kept no result."""
+        return _info(FlowRunInfo, self.request("POST", f"/flow_runs/{flow_run_id}/restart"))
+
+    def set_schedule_active(self, flow_name: str, active: bool, project_name: str | None = None) -> dict:
+        """Switch a registered flow's server-side schedule on or off."""
+        return self.request("POST", "/schedules", json={"name": flow_name, "project": project_name, "active": active})
+
+    def agents(self) -> list[dict]:
+        """The agents the server knows, newest first, each with ``alive``."""
+        return self.request("GET", "/agents")
+
+    def register_agent(self, name: str, labels: list[str], host: str, pid: int, concurrency: int) -> dict:
+        return self.request("POST", "/agents", json={"name": name, "labels": list(labels), "host": host, "pid": pid, "concurrency": concurrency})
+
+    def agent_heartbeat(self, agent_id: str, running: dict[str, int]) -> dict:
+        return self.request("POST", f"/agents/{agent_id}/heartbeat", json={"running": running})
+
+    def claim_flow_runs(self, agent_id: str, limit: int, wait: float = 0.0) -> list[dict]:
+        """Up to ``limit`` due runs handed to this agent, waiting up to ``wait`` s for one."""
+        return self.request("POST", f"/agents/{agent_id}/claim", json={"limit": limit, "wait": wait}, timeout=wait + 10)
+
+    def flow_run_heartbeat(self, flow_run_id: str, lease: int, host: str | None = None, pid: int | None = None) -> dict:
+        """The run's process is alive; ClientError 409 when the run is no longer its own."""
+        return self.request("POST", f"/flow_runs/{flow_run_id}/heartbeat", json={"lease": lease, "host": host, "pid": pid})
+
+    def end_flow_run(self, flow_run_id: str, lease: int, state: str, message: str) -> bool:
+        return self.request("POST", f"/flow_runs/{flow_run_id}/end", json={"lease": lease, "state": state, "message": message})["changed"]
+
     def post_events(self, events: list[dict]) -> dict:
         return self.request("POST", "/events", json={"events": events})
 

@@ -27,7 +27,7 @@ from perfect_nb.core import context as _context
 from perfect_nb.core.parameter_spec import json_safe
 from perfect_nb.errors import ClientError
 
-__all__ = ["Reporter", "drain_spool", "spool_dir"]
+__all__ = ["Reporter", "drain_spool", "spool_dir", "task_run_key"]
 
 logger = logging.getLogger("perfect_nb.backend")
 BATCH = 1000
@@ -67,7 +67,8 @@ class _LogHandler(logging.Handler):
             message = str(record.msg)
         if record.exc_info and record.exc_info[1] is not None:
             message += f"\n{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-        self.reporter._append(("log", run_id, ctx.get("task_run_id"), record.levelno, record.name, message, record.created))
+        task = (ctx.get("task_slug"), ctx.get("map_index")) if ctx.get("task_run_id") else None
+        self.reporter._append(("log", run_id, task, record.levelno, record.name, message, record.created))
 
 
 class Reporter:
@@ -81,11 +82,13 @@ class Reporter:
     flow_id : str, optional
         The registered flow's id, for a run of a registered flow.
     labels : list, optional
+    lease : int
+        The lease the server gave this run's process (0 for a run started by hand).
     """
 
-    def __init__(self, client: Any, flow: Any, flow_id: str | None = None, labels: list | None = None) -> None:
+    def __init__(self, client: Any, flow: Any, flow_id: str | None = None, labels: list | None = None, lease: int = 0) -> None:
         self.client = client
-        self.flow, self.flow_id, self.labels = flow, flow_id, list(labels or [])
+        self.flow, self.flow_id, self.labels, self.lease = flow, flow_id, list(labels or []), int(lease)
         self.runs: set[str] = set()
         self._items: list = []
         self._seq = 0
@@ -131,15 +134,23 @@ class Reporter:
                 return {"id": event_id, "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
                         "name": self.flow.name, "parameters": {k: json_safe(v) for k, v in (params or {}).items()}, "labels": self.labels,
                         "graph": None if self.flow_id else flow_graph(self.flow), "ts": ts}
-            _, run_id, task_run_id, level, name, message, ts = item
+            _, run_id, task, level, name, message, ts = item
+            task_run_id = task_run_key(run_id, *task) if task else None
             return {"id": event_id, "type": "log", "flow_run_id": run_id, "task_run_id": task_run_id, "level": level, "name": name, "message": message, "ts": ts}
         new, task = item.new_state, item.task
-        return {
-            "id": event_id, "type": "state", "flow_run_id": item.flow_run_id, "task_run_id": item.task_run_id,
+        event = {
+            "id": event_id, "type": "state", "flow_run_id": item.flow_run_id,
+            "task_run_id": task_run_key(item.flow_run_id, task.slug, item.map_index) if task is not None else None,
             "task_slug": task.slug if task is not None else None, "task_name": task.name if task is not None else None,
             "map_index": item.map_index, "state": type(new).__name__, "message": _message(new), "finished": new.is_finished(),
             "seq": self._seq, "ts": item.timestamp or time.time(),
         }
+        if self.lease:
+            event["lease"] = self.lease
+        location = new.context.get("result_location") if task is not None and new.context else None
+        if isinstance(location, str):
+            event["location"] = location
+        return event
 
     def _loop(self) -> None:
         drain_spool(self.client, skip=self.spool_file)
@@ -194,6 +205,16 @@ class Reporter:
         self._thread.join(timeout=30)
         self._down_since = None  # one last try for what is left
         self.flush()
+
+
+def task_run_key(flow_run_id: str, slug: str, map_index: int | None) -> str:
+    """The id a task run has in the server: the same for every attempt of a flow run,
+    so a restarted run updates the task runs it has.
+
+    >>> task_run_key("r1", "add-1", None) == task_run_key("r1", "add-1", None) != task_run_key("r1", "add-1", 0)
+    True
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{flow_run_id}/{slug}/{-1 if map_index is None else map_index}"))
 
 
 def drain_spool(client: Any, skip: Path | None = None) -> int:

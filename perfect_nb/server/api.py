@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -126,8 +127,10 @@ async def register_flow(body: FlowIn, request: Request) -> dict:
     except ValueError:
         raise HTTPException(422, "blob must be the flow's cloudpickle bytes in base64.") from None
     blob_key = hashlib.sha256(blob).hexdigest()
-    return await _call(request, q.register_flow, body.project, body.name, body.key, blob, blob_key, body.meta, body.parameters, body.graph,
-                       body.schedule, body.labels, body.idempotency_key, body.force, write=True)
+    row = await _call(request, q.register_flow, body.project, body.name, body.key, blob, blob_key, body.meta, body.parameters, body.graph,
+                      body.schedule, body.labels, body.idempotency_key, body.force, write=True)
+    request.app.state.schedule_now.set()
+    return row
 
 
 @router.get("/flows")
@@ -161,18 +164,19 @@ def _create_run(conn, body: FlowRunIn) -> dict:
 async def create_flow_run(body: FlowRunIn, request: Request) -> dict:
     run = await _call(request, _create_run, body, write=True)
     _publish(request, [{"type": "state", "flow_run_id": run["id"], "task_run_id": None, "state": run["state"], "ts": run["created"]}])
-    return run
+    request.app.state.wakeup.notify()
+    return _late(request, run)
 
 
 @router.get("/flow_runs")
 async def list_flow_runs(request: Request, flow_id: str | None = None, flow_name: str | None = None, state: list[str] | None = Query(None),
                          since: float | None = None, until: float | None = None, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> list[dict]:
-    return await _call(request, q.list_flow_runs, flow_id, flow_name, state, since, until, limit, offset)
+    return [_late(request, r) for r in await _call(request, q.list_flow_runs, flow_id, flow_name, state, since, until, limit, offset)]
 
 
 @router.get("/flow_runs/{run_id}")
 async def get_flow_run(run_id: str, request: Request) -> dict:
-    return await _call(request, q.get_flow_run, run_id, with_tasks=True)
+    return _late(request, await _call(request, q.get_flow_run, run_id, with_tasks=True))
 
 
 @router.get("/flow_runs/{run_id}/states")
@@ -225,6 +229,13 @@ async def post_events(request: Request) -> dict:
     out = await _call(request, ingest, events, write=True)
     _publish(request, [e for e in events if e["type"] == "state"])
     return {"states": out["states"], "logs": out["logs"], "received": len(events)}
+
+
+def _late(request: Request, run: dict) -> dict:
+    """``late``: still Scheduled ``late_after_seconds`` after its scheduled start."""
+    after = request.app.state.settings.late_after_seconds
+    run["late"] = run["state"] == "Scheduled" and run["scheduled_start_time"] < time.time() - after
+    return run
 
 
 def _publish(request: Request, events: list[dict]) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import threading
 from typing import Any
 
-__all__ = ["Broadcaster"]
+__all__ = ["Broadcaster", "Wakeup"]
 
 
 class Broadcaster:
@@ -46,3 +46,45 @@ def _put(queue: asyncio.Queue, events: list[Any]) -> None:
         if queue.full():
             queue.get_nowait()
         queue.put_nowait(event)
+
+
+class Wakeup:
+    """Wake every waiter (an agent's long-polling claim) from any thread.
+
+    >>> async def demo():
+    ...     w = Wakeup()
+    ...     asyncio.get_running_loop().call_later(0.01, w.notify)
+    ...     return await w.wait(5)
+    >>> asyncio.run(demo())
+    True
+    """
+
+    def __init__(self) -> None:
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = set()
+        self._lock = threading.Lock()
+
+    async def wait(self, timeout: float) -> bool:
+        """True when notified within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        item = (loop, loop.create_future())
+        with self._lock:
+            self._waiters.add(item)
+        try:
+            await asyncio.wait_for(item[1], timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                self._waiters.discard(item)
+
+    def notify(self) -> None:
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, future in waiters:
+            loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(True)

@@ -33,7 +33,9 @@ def start(host: str, port: int, database_url: str | None, keep_days: float, toke
     revision = upgrade(db)
     token, new = server_token(host, token)
     max_body = int(load_config().server.get("max_body") or MAX_BODY)
-    app = create_app(db, token=token, bind_host=host, keep_days=keep_days, max_body=max_body)
+    from perfect_nb.server.services import Settings
+
+    app = create_app(db, token=token, bind_host=host, keep_days=keep_days, max_body=max_body, settings=Settings.from_config())
     shown = f"[{host}]" if ":" in host else host
     print(f"perfect_nb server on http://{shown}:{port} (database {redact(db.url)}, schema {revision})", flush=True)
     if new:

@@ -41,7 +41,7 @@ def test_create_project_twice(server, home):
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_database_upgrade_and_reset(database_url, home):
     up = perfect("server", "database", "upgrade", "--database-url", database_url)
-    assert up.returncode == 0 and "revision 0001" in up.stdout
+    assert up.returncode == 0 and "revision 0002" in up.stdout
     refused = perfect("server", "database", "reset", "--database-url", database_url, stdin="")
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert perfect("server", "database", "reset", "--database-url", database_url, "--yes").returncode == 0

@@ -161,7 +161,7 @@ def test_retention_deletes_old_runs_with_their_rows(database_url):
 
     import sqlalchemy as sa
 
-    from perfect_nb.server.app import retention_loop
+    from perfect_nb.server.services import retention_loop
     from perfect_nb.server.db import Database
     from perfect_nb.server.db.ingest import ingest
     from perfect_nb.server.db.migrate import upgrade

@@ -10,8 +10,11 @@ Three kinds of event arrive, each with an ``id`` the server deduplicates on:
 - ``log``: a log record (``level``, ``name``, ``message``, ``ts``).
 
 Every state event goes into the history; it becomes the current state of its
-run only when its ``seq`` is newer than the one stored, so a batch sent twice
-or replayed late from a spool file changes nothing.
+run only when it carries the run's current ``lease`` (see
+:mod:`~perfect_nb.server.db.schema`) and its ``seq`` is newer than the one
+stored, so a batch sent twice, replayed late from a spool file, or sent by a
+process that lost the run changes nothing. A run being cancelled
+(``Cancelling``) changes only to a finished state.
 """
 
 from __future__ import annotations
@@ -74,7 +77,10 @@ def _apply_flow_states(conn: sa.Connection, latest: dict[str, dict], now: float)
         values["end_time"] = e["ts"] if e.get("finished") else None
         if info["start"] is not None:
             values["start_time"] = sa.func.coalesce(flow_runs.c.start_time, info["start"])
-        conn.execute(flow_runs.update().where(flow_runs.c.id == run_id, flow_runs.c.seq < e["seq"]).values(**values))
+        where = [flow_runs.c.id == run_id, flow_runs.c.seq < e["seq"], flow_runs.c.lease == e.get("lease", 0)]
+        if not e.get("finished"):
+            where.append(flow_runs.c.state != "Cancelling")
+        conn.execute(flow_runs.update().where(*where).values(**values))
 
 
 def _apply_task_states(conn: sa.Connection, latest: dict[str, dict], now: float) -> None:
@@ -84,7 +90,8 @@ def _apply_task_states(conn: sa.Connection, latest: dict[str, dict], now: float)
         rows.append(dict(
             id=run_id, flow_run_id=e["flow_run_id"], task_slug=e.get("task_slug") or "?", task_name=e.get("task_name") or e.get("task_slug") or "?",
             map_index=-1 if e.get("map_index") is None else e["map_index"], state=e["state"], message=e.get("message"), seq=e["seq"],
-            start_time=info["start"], end_time=e["ts"] if e.get("finished") else None, updated=now,
+            start_time=info["start"], end_time=e["ts"] if e.get("finished") else None, updated=now, lease=e.get("lease", 0),
+            result_location=e.get("location"),
         ))
     if not rows:
         return
@@ -92,11 +99,20 @@ def _apply_task_states(conn: sa.Connection, latest: dict[str, dict], now: float)
     ex = stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=["id"],
-        set_=dict(state=ex.state, message=ex.message, seq=ex.seq, end_time=ex.end_time, updated=ex.updated,
-                  start_time=sa.func.coalesce(task_runs.c.start_time, ex.start_time)),
-        where=task_runs.c.seq < ex.seq,
+        set_=dict(state=ex.state, message=ex.message, seq=ex.seq, end_time=ex.end_time, updated=ex.updated, lease=ex.lease,
+                  result_location=ex.result_location, start_time=sa.func.coalesce(task_runs.c.start_time, ex.start_time)),
+        where=sa.or_(task_runs.c.lease < ex.lease, task_runs.c.seq < ex.seq),
     )
     conn.execute(stmt, rows)
+
+
+def _current(conn: sa.Connection, events: list[dict]) -> list[dict]:
+    """The events that carry their flow run's current lease (the others are history only)."""
+    if all(not e.get("lease") for e in events) and not any(e.get("task_run_id") for e in events):
+        return events  # unleased flow-level events: the update's own condition checks the lease
+    ids = sorted({e["flow_run_id"] for e in events})
+    leases = dict(conn.execute(sa.select(flow_runs.c.id, flow_runs.c.lease).where(flow_runs.c.id.in_(ids))).all())
+    return [e for e in events if leases.get(e["flow_run_id"], 0) == e.get("lease", 0)]
 
 
 def ingest(conn: sa.Connection, events: list[dict]) -> dict:
@@ -120,6 +136,7 @@ def ingest(conn: sa.Connection, events: list[dict]) -> dict:
     if state_events:
         rows = [dict(event_id=e["id"], flow_run_id=e["flow_run_id"], task_run_id=e.get("task_run_id"), state=e["state"], message=e.get("message"), timestamp=e["ts"]) for e in state_events]
         new_states = conn.execute(upsert(conn, states).on_conflict_do_nothing(index_elements=["event_id"]), rows).rowcount
+        state_events = _current(conn, state_events)
         _apply_flow_states(conn, _latest([e for e in state_events if not e.get("task_run_id")], "flow_run_id"), now)
         _apply_task_states(conn, _latest([e for e in state_events if e.get("task_run_id")], "task_run_id"), now)
     log_events = [e for e in events if e["type"] == "log"]

@@ -17,7 +17,7 @@ from perfect_nb.server.db.ingest import upsert
 from perfect_nb.server.db.schema import flow_blobs, flow_runs, flows, logs, projects, states, task_runs
 
 __all__ = [
-    "Conflict", "NotFound", "create_flow_run", "create_project", "delete_old_runs", "get_flow", "get_flow_blob", "get_flow_run",
+    "Conflict", "NotFound", "create_flow_run", "create_project", "delete_old_runs", "delete_scheduled_runs", "get_flow", "get_flow_blob", "get_flow_run",
     "get_project", "get_task_run", "list_flow_runs", "list_flows", "list_logs", "list_projects", "list_states", "register_flow",
     "set_flow_run_state",
 ]
@@ -81,9 +81,13 @@ def register_flow(conn: sa.Connection, project: str, name: str, key: str, blob: 
             return {**_row(latest), "unchanged": True}
     conn.execute(upsert(conn, flow_blobs).on_conflict_do_nothing(index_elements=["key"]), {"key": blob_key, "data": blob})
     version = 1 if latest is None else latest.version + 1
-    conn.execute(flows.update().where(flows.c.project_id == project_id, flows.c.name == name, flows.c.archived == sa.false()).values(archived=True))
+    older = [r.id for r in conn.execute(sa.select(flows.c.id).where(flows.c.project_id == project_id, flows.c.name == name, flows.c.archived == sa.false()))]
+    if older:
+        conn.execute(flows.update().where(flows.c.id.in_(older)).values(archived=True))
+        delete_scheduled_runs(conn, older)
     row = dict(id=_new_id(), project_id=project_id, name=name, version=version, key=key, blob_key=blob_key, archived=False, meta=meta,
-               parameters=parameters, graph=graph, schedule=schedule, labels=list(labels or []), idempotency_key=idempotency_key, created=time.time())
+               parameters=parameters, graph=graph, schedule=schedule, labels=list(labels or []), idempotency_key=idempotency_key, created=time.time(),
+               schedule_active=True if latest is None else bool(latest.schedule_active))
     conn.execute(flows.insert(), row)
     row.pop("blob_key")
     return {**row, "unchanged": False}
@@ -134,7 +138,7 @@ def list_flows(conn: sa.Connection, project: str | None = None, name: str | None
 
 # --- flow runs -------------------------------------------------------------
 def create_flow_run(conn: sa.Connection, flow: dict, parameters: dict, name: str | None = None, labels: list | None = None,
-                    idempotency_key: str | None = None, scheduled_start_time: float | None = None) -> dict:
+                    idempotency_key: str | None = None, scheduled_start_time: float | None = None, auto_scheduled: bool = False) -> dict:
     """A Scheduled run of a registered flow (an existing run for a repeated idempotency key)."""
     if idempotency_key is not None:
         old = conn.execute(sa.select(flow_runs.c.id).where(flow_runs.c.flow_id == flow["id"], flow_runs.c.idempotency_key == idempotency_key)).first()
@@ -143,7 +147,8 @@ def create_flow_run(conn: sa.Connection, flow: dict, parameters: dict, name: str
     now = time.time()
     row = dict(id=_new_id(), flow_id=flow["id"], flow_name=flow["name"], name=name or flow["name"], parameters=parameters,
                labels=list(labels if labels is not None else flow.get("labels") or []), graph=None, state="Scheduled", message=None, version=0, seq=0,
-               idempotency_key=idempotency_key, scheduled_start_time=scheduled_start_time or now, start_time=None, end_time=None, created=now, updated=now)
+               idempotency_key=idempotency_key, scheduled_start_time=scheduled_start_time or now, start_time=None, end_time=None, created=now, updated=now,
+               auto_scheduled=auto_scheduled)
     conn.execute(flow_runs.insert(), row)
     conn.execute(states.insert(), dict(event_id=_new_id(), flow_run_id=row["id"], task_run_id=None, state="Scheduled", message=None, timestamp=now))
     return {**row, "existing": False}
@@ -177,9 +182,12 @@ def list_flow_runs(conn: sa.Connection, flow_id: str | None = None, flow_name: s
 
 
 def set_flow_run_state(conn: sa.Connection, run_id: str, state: str, message: str | None, version: int, finished: bool) -> dict:
-    """Set the state if the run is still at ``version`` (else Conflict); return the run."""
+    """Set the state if the run is still at ``version`` (else Conflict); return the run.
+
+    The run's lease moves on, so a process still running it is told to stop at its next heartbeat."""
     now = time.time()
-    values: dict[str, Any] = dict(state=state, message=message, version=flow_runs.c.version + 1, updated=now, end_time=now if finished else None)
+    values: dict[str, Any] = dict(state=state, message=message, version=flow_runs.c.version + 1, updated=now, end_time=now if finished else None,
+                                  lease=flow_runs.c.lease + 1, seq=0)
     if state == "Running":
         values["start_time"] = sa.func.coalesce(flow_runs.c.start_time, now)
     done = conn.execute(flow_runs.update().where(flow_runs.c.id == run_id, flow_runs.c.version == version).values(**values)).rowcount
@@ -209,6 +217,16 @@ def list_logs(conn: sa.Connection, flow_run_id: str, level: int = 0, after_id: i
     if task_run_id:
         query = query.where(logs.c.task_run_id == task_run_id)
     return [_row(r) for r in conn.execute(query.order_by(logs.c.id).limit(min(limit, 10 * MAX_PAGE)))]
+
+
+def delete_scheduled_runs(conn: sa.Connection, flow_ids: list[str]) -> int:
+    """Delete the not yet started runs that the server's scheduler made for these flow versions."""
+    ids = [r.id for r in conn.execute(sa.select(flow_runs.c.id).where(
+        flow_runs.c.flow_id.in_(flow_ids), flow_runs.c.auto_scheduled == sa.true(), flow_runs.c.state == "Scheduled"))]
+    if ids:
+        conn.execute(states.delete().where(states.c.flow_run_id.in_(ids)))
+        conn.execute(flow_runs.delete().where(flow_runs.c.id.in_(ids)))
+    return len(ids)
 
 
 # --- retention -------------------------------------------------------------

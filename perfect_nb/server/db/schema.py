@@ -5,13 +5,20 @@ compare them alike. A task run's ``map_index`` is -1 when it is not a mapped chi
 ``seq`` is the reporting client's event number within a flow run: a state is
 made current only by an event newer than the one that set the current state,
 so events replayed from a spool file or sent twice change nothing.
+
+``lease`` numbers the hands a flow run has been in: the server bumps it
+whenever it hands the run to an agent or takes it back (a dead agent, a state
+set through the API, a restart). The run process reports and heartbeats with
+its lease; what comes with an older lease is kept in the history but changes
+no current state, and a heartbeat with an older lease is refused, which tells
+that process to stop. So a run is only ever driven by one process.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["flow_blobs", "flow_runs", "flows", "logs", "metadata", "projects", "states", "task_runs"]
+__all__ = ["agents", "flow_blobs", "flow_runs", "flows", "logs", "metadata", "projects", "states", "task_runs"]
 
 metadata = sa.MetaData()
 Time = sa.Float(precision=53)
@@ -47,6 +54,7 @@ flows = sa.Table(
     sa.Column("labels", sa.JSON, nullable=False),
     sa.Column("idempotency_key", sa.String(200)),
     sa.Column("created", Time, nullable=False),
+    sa.Column("schedule_active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.UniqueConstraint("project_id", "name", "version", name="uq_flows_version"),
     sa.Index("ix_flows_project_name", "project_id", "name", "archived"),
 )
@@ -70,6 +78,13 @@ flow_runs = sa.Table(
     sa.Column("end_time", Time),
     sa.Column("created", Time, nullable=False),
     sa.Column("updated", Time, nullable=False),
+    sa.Column("lease", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("claims", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("agent_id", Id),
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("heartbeat", Time),
+    sa.Column("auto_scheduled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_flow_runs_created", "created"),
     sa.Index("ix_flow_runs_flow", "flow_id", "created"),
     sa.Index("ix_flow_runs_flow_name", "flow_name", "created"),
@@ -90,6 +105,8 @@ task_runs = sa.Table(
     sa.Column("start_time", Time),
     sa.Column("end_time", Time),
     sa.Column("updated", Time, nullable=False),
+    sa.Column("lease", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("result_location", sa.Text),
     sa.Index("ix_task_runs_flow_run", "flow_run_id", "task_slug", "map_index"),
 )
 
@@ -117,4 +134,16 @@ logs = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("timestamp", Time, nullable=False),
     sa.Index("ix_logs_flow_run", "flow_run_id", "id"),
+)
+
+agents = sa.Table(
+    "agents", metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("concurrency", sa.Integer, nullable=False),
+    sa.Column("heartbeat", Time, nullable=False),
+    sa.Column("created", Time, nullable=False),
 )
