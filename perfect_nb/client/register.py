@@ -86,9 +86,19 @@ def registration_payload(flow: Any, project_name: str, labels: list[str] | None 
     return {
         "project": project_name, "name": flow.name, "key": flow_key(flow), "blob": base64.b64encode(blob).decode(), "meta": versions(),
         "parameters": describe_parameters(flow), "graph": flow_graph(flow),
-        "schedule": {"repr": repr(flow.schedule)} if flow.schedule is not None else None,
+        "schedule": _schedule_payload(flow.schedule),
         "labels": sorted(set(labels or [])), "idempotency_key": idempotency_key, "force": force,
     }
+
+def _schedule_payload(schedule: Any) -> dict | None:
+    """The schedule as the server's scheduler reads it: plain JSON (SerializationError when the
+    server could not evaluate it, e.g. a filter of the user's own)."""
+    if schedule is None:
+        return None
+    from perfect_nb.schedules.serialize import schedule_to_dict
+
+    return {"spec": schedule_to_dict(schedule), "repr": repr(schedule)}
+
 
 def load_flow(blob: bytes, meta: dict) -> Any:
     """Unpickle a stored flow; if that fails, say which version differs from the one that stored it."""

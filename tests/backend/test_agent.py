@@ -327,3 +327,37 @@ def test_the_models_match_the_migrations(database_url):
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     db.dispose()
     assert diff == []
+
+
+SCHEDULED = '''
+from datetime import datetime, timedelta
+from perfect_nb import Flow, Parameter, context, task
+from perfect_nb.schedules import IntervalSchedule
+
+@task
+def mark(out):
+    with open(out, "a") as f:
+        f.write(f"{context.get('flow_run_id')} mark\\n")
+
+with Flow("ticker", schedule=IntervalSchedule(start_date=datetime(2026, 1, 1), interval=timedelta(seconds=1))) as flow:
+    mark(Parameter("out", default=OUT))
+'''
+
+
+def test_an_agent_runs_a_registered_schedule_until_it_is_switched_off(orchestra):
+    orchestra.register(SCHEDULED.replace("OUT", repr(str(orchestra.out))), name="ticker.py")
+    orchestra.agent("--concurrency", "2")
+    deadline = time.monotonic() + 30
+    while len(orchestra.marks()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(orchestra.marks()) >= 3, orchestra.agent_logs()
+    env = {**os.environ, "PERFECT_NB__BACKEND__API": orchestra.server.api}
+    off = subprocess.run([sys.executable, "-m", "perfect_nb", "flow", "schedule", "ticker", "--off"], env=env, capture_output=True, text=True)
+    assert off.returncode == 0 and "is off" in off.stdout
+    time.sleep(1.5)
+    runs = orchestra.client.flow_runs(flow_name="ticker", limit=1000)
+    assert "Scheduled" not in {type(r.state).__name__ for r in runs}
+    done = len(orchestra.marks())
+    time.sleep(2.0)
+    assert len(orchestra.marks()) == done, "no run starts once the schedule is off"
+    assert all(count == 1 for count in orchestra.marks().values())

@@ -5,12 +5,15 @@ A registered flow's schedule is stored as plain JSON
 evaluates it without running user code. :func:`schedule_runs` makes the
 flow's next runs (at most ``max_runs`` of them, within ``horizon`` seconds),
 each with the idempotency key ``auto:<UTC time>``, so calling it again, or
-restarting the server, never makes a run twice. Each run gets its clock's
+restarting the server, never makes a run twice (two clocks firing at one time
+with different parameters or labels make two runs). Each run gets its clock's
 parameter defaults (over the flow's) and labels (else the flow's).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import datetime, timezone
 
@@ -18,7 +21,7 @@ import sqlalchemy as sa
 
 from perfect_nb.core.parameter_spec import check_parameters
 from perfect_nb.errors import ParameterError
-from perfect_nb.server.db.queries import NotFound, create_flow_run, delete_scheduled_runs, get_project
+from perfect_nb.server.db.queries import Conflict, NotFound, create_flow_run, delete_scheduled_runs, get_project
 from perfect_nb.server.db.schema import flows
 
 __all__ = ["schedule_runs", "set_schedule_active"]
@@ -51,12 +54,22 @@ def schedule_runs(conn: sa.Connection, now: float, horizon: float = 86400.0, max
             except ParameterError as exc:
                 logger.warning("Flow %r: the scheduled run at %s is not made: %s", flow.name, event.start_time.isoformat(), exc)
                 continue
-            key = "auto:" + datetime.fromtimestamp(start, timezone.utc).isoformat()
+            key = _run_key(start, event.parameter_defaults, event.labels)
             run = create_flow_run(conn, dict(flow._mapping), params, labels=list(event.labels) or None, idempotency_key=key,
                                   scheduled_start_time=start, auto_scheduled=True)
             if not run["existing"]:
                 created.append(run["id"])
     return created
+
+
+def _run_key(start: float, parameters: dict | None, labels: list | None) -> str:
+    """``auto:<UTC time>``, plus a digest of the clock's parameters and labels when it has
+    some, so two clocks firing at the same time with different values make two runs."""
+    key = "auto:" + datetime.fromtimestamp(start, timezone.utc).isoformat()
+    if parameters or labels:
+        extra = json.dumps([parameters or {}, sorted(labels or [])], sort_keys=True, default=repr)
+        key += ":" + hashlib.sha256(extra.encode()).hexdigest()[:12]
+    return key
 
 
 def set_schedule_active(conn: sa.Connection, name: str, project: str | None, active: bool) -> dict:
@@ -68,8 +81,6 @@ def set_schedule_active(conn: sa.Connection, name: str, project: str | None, act
     if not rows:
         raise NotFound(f"No registered flow {name!r}" + (f" in project {project!r}" if project else "") + ".")
     if len({r.project_id for r in rows}) > 1:
-        from perfect_nb.server.db.queries import Conflict
-
         raise Conflict(f"Flow {name!r} is registered in several projects; name one with --project.")
     ids = [r.id for r in rows]
     conn.execute(flows.update().where(flows.c.id.in_(ids)).values(schedule_active=active))
