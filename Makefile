@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.cache
 	$(BIN)/python -m bench.backend
+	$(BIN)/python -m bench.agent
 
 clean:
 	rm -rf $(VENV) bench/.prefect1-venv
