@@ -355,6 +355,16 @@ class DaskExecutor(Executor):
         where = self.address or getattr(self.cluster_class, "__name__", self.cluster_class) or "LocalCluster"
         return f"<DaskExecutor {where}>"
 
+    _SETTINGS = ("address", "cluster_class", "cluster_kwargs", "adapt_kwargs", "client_kwargs", "debug")
+
+    def __getstate__(self) -> dict:
+        """Only the settings: a flow stored by value (``flow.register()``) carries its executor
+        to the agent's run process, which connects anew; a live client does not travel."""
+        return {name: getattr(self, name) for name in self._SETTINGS}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
     def _make_cluster(self) -> Any:
         from distributed import LocalCluster
 

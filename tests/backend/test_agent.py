@@ -361,3 +361,36 @@ def test_an_agent_runs_a_registered_schedule_until_it_is_switched_off(orchestra)
     time.sleep(2.0)
     assert len(orchestra.marks()) == done, "no run starts once the schedule is off"
     assert all(count == 1 for count in orchestra.marks().values())
+
+
+def test_a_registered_flow_with_a_dask_executor_runs_its_tasks_on_that_cluster(orchestra):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster, distributed.Client(cluster) as dask_client:
+        source = FLOWS.replace('with Flow("work") as flow:', f'from perfect_nb.executors import DaskExecutor\nwith Flow("work", executor=DaskExecutor({cluster.scheduler_address!r})) as flow:')
+        flow_id = orchestra.register(source)
+        orchestra.agent()
+        run_id = orchestra.run(flow_id)
+        assert orchestra.wait_state(run_id, "Success", "Failed", timeout=60).state.is_successful(), orchestra.agent_logs()
+        ran_on_cluster = sum(dask_client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.transition_log)) for _ in [0])
+    assert orchestra.marks() == {(run_id, "mark"): 1, (run_id, "mark-2"): 1}
+    assert ran_on_cluster > 0, "the tasks went through the cluster's scheduler"
+
+
+def test_usage_mistakes_of_the_orchestration_commands_say_what_to_do(orchestra):
+    env = {**os.environ, "PERFECT_NB__BACKEND__API": orchestra.server.api}
+
+    def perfect(*args):
+        return subprocess.run([sys.executable, "-m", "perfect_nb", *args], env=env, capture_output=True, text=True, timeout=60)
+
+    by_hand = perfect("execute", "flow-run", "some-id")
+    assert by_hand.returncode == 2 and "perfect agent local start" in by_hand.stderr
+    assert "at least 1" in perfect("agent", "local", "start", "--concurrency", "0").stderr
+    nobody = perfect("agent", "local", "start", "--api", "http://127.0.0.1:9")
+    assert nobody.returncode == 2 and "No perfect_nb server answers at http://127.0.0.1:9" in nobody.stderr
+    missing = perfect("cancel", "no-such-run")
+    assert missing.returncode == 2 and "No flow run with id 'no-such-run'" in missing.stderr
+    flow_id = orchestra.register(labels=["nobody-has-this"])
+    run_id = orchestra.run(flow_id)
+    early = perfect("restart", run_id)
+    assert early.returncode == 2 and "only a finished run can be restarted" in early.stderr
+    assert perfect("flow", "schedule", "nope", "--on").returncode == 2
