@@ -102,7 +102,7 @@ def test_mapped_task_shows_progress_and_stripes():
         maybe_fail.map([1, 2, 3, 4])
     view = FlowView(flow, use_cache=False)
     view.run()
-    assert "4/4" in view.svg
+    assert ">3/4 ok<" in view.svg  # all four finished, three of them succeeded
     assert color_for("Success") in view.svg and color_for("Failed") in view.svg
     assert "maybe_fail[2]" in view.summary.value
 
@@ -118,7 +118,7 @@ def test_counts_leave_out_the_constant_a_map_is_given_as_the_drawing_does():
     try:
         view.run()
         assert len(flow.tasks) == 2 and view.header.value.endswith("· 1 task")
-        assert "— 1 Mapped<div>" in view.summary.value  # not "1 Mapped, 1 Success"
+        assert "— 1 Mapped (3 Success)<div>" in view.summary.value  # not "1 Mapped, 1 Success"
         assert "1 ran, 0 reused" in view.summary.value and "Constant" not in view.summary.value
     finally:
         from perfect_nb.notebook.cache import get_cache
@@ -239,3 +239,86 @@ def test_a_new_flow_closes_the_form_it_replaces_and_its_widgets():
     assert first_form.run_button.comm is None and first_form.run_button.layout.comm is None
     assert view.form.comm is not None and view.form.values == {"m": "x", "n": 4}
     assert view.rerun_button.comm is not None  # the view's own parts stay
+
+
+def _trigger_failed_flow(name):
+    @task
+    def numbers():
+        return [1, 2, 3, 4, 5]
+
+    @task
+    def check(xs):
+        raise ValueError("bad batch")
+
+    @task
+    def scale(x):
+        return 10 * x
+
+    @task
+    def report(x):
+        return x
+
+    with Flow(name) as flow:
+        xs = numbers()
+        ok = check(xs)
+        scale.map(xs, upstream_tasks=[ok])
+        report(ok)
+    return flow
+
+
+def test_ran_counts_only_bodies_that_ran_and_a_trigger_failed_map_is_not_done():
+    flow = _trigger_failed_flow("view counts what ran")
+    view = FlowView(flow)  # with the cache: every task is "not in cache"
+    try:
+        view.run()
+        summary = view.summary.value
+        assert "2 ran, 0 reused from the cache, 1 did not run (scale: Mapped (5 TriggerFailed))" in summary, summary  # was "3 ran"
+        assert "1 Mapped (5 TriggerFailed)" in summary
+        assert ">0/5 ok<" in view.svg and "5/5" not in view.svg
+        # the five children failing the same way are one line, not five
+        assert summary.count("TriggerFailed: Trigger was") == 2 and "scale[0-4]" in summary
+    finally:
+        from perfect_nb.notebook.cache import get_cache
+
+        get_cache(flow.name).clear()
+
+
+def _node_fills(svg):
+    """slug -> fills of its shapes (stripes included)."""
+    out = {}
+    for title, body in re.findall(r"<title>(.*?)</title>(.*?)</g>", svg, re.S):
+        out[title] = re.findall(r'fill="(#[0-9a-f]{6})"', re.sub(r"<text\b.*?</text>", "", body, flags=re.S))
+    return out
+
+
+def test_legend_has_one_colour_per_state_the_colour_of_its_nodes_and_cached_is_dashed():
+    @task
+    def one():
+        return 1
+
+    @task
+    def maybe(x):
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    with Flow("legend colours") as flow:
+        n = one()
+        maybe.map([1, 2, 3], upstream_tasks=[n])
+    view = FlowView(flow)
+    try:
+        view.run()
+        view.run()  # one is Cached now; the map runs again (its inputs are cached, its failed child is not)
+        legend = {name: (fill, count, dashed) for name, fill, count, dashed in view.dag.legend}
+        fills = _node_fills(view.svg)
+        for name, (fill, count, dashed) in legend.items():
+            assert fill == color_for(name)
+            showing = [slug for slug, shapes in fills.items() if fill in shapes]
+            assert len(showing) == count, (name, showing, fills)
+        assert legend["Cached"][2] is True and legend.get("Success", (None, None, False))[2] is False
+        assert re.search(r'<title>one</title>\s*<ellipse[^>]*stroke-dasharray', view.svg), "a Cached node has a dashed outline"
+        assert "Mapped" not in legend  # the striped node shows its children's colours, each in the legend
+    finally:
+        from perfect_nb.notebook.cache import get_cache
+
+        get_cache(flow.name).clear()

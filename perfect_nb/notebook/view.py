@@ -48,6 +48,7 @@ class DagView(anywidget.AnyWidget):
     svg = traitlets.Unicode("", help="The graph as drawn now: fixed layout, current colours.").tag(sync=True)
     states = traitlets.Dict(help="Task slug -> state name.").tag(sync=True)
     selected = traitlets.Unicode("", help="Slug of the task the user clicked.").tag(sync=True)
+    legend = traitlets.List(help="[state name, fill, nodes, dashed] per colour on screen, in legend order.").tag(sync=True)
 
     def __repr__(self) -> str:
         return f"<DagView: {len(self.states)} tasks>"
@@ -144,6 +145,7 @@ class FlowView(widgets.VBox):
         self._task_states: dict[str, State] = {}
         self._names = {t.slug: "Pending" for t in self.flow.sorted_tasks()}  # dependency order, the same every run
         self._progress: dict[str, collections.Counter] = {}
+        self._ran: set[str] = set()  # tasks whose body ran (they, or a child, went Running)
         self._started: dict[str, float] = {}
         self._ended: dict[str, float] = {}
         self._logs = _LogCollector()
@@ -185,6 +187,8 @@ class FlowView(widgets.VBox):
             return
         slug, new = event.task.slug, event.new_state
         with self._lock:
+            if isinstance(new, Running):
+                self._ran.add(slug)
             if event.map_index is not None:
                 counts = self._progress.setdefault(slug, collections.Counter())
                 counts[event.old_state.type] -= 1
@@ -205,6 +209,7 @@ class FlowView(widgets.VBox):
             names = dict(self._names)
             progress = {slug: +counts for slug, counts in self._progress.items()}
         self.svg = self._live.render(names, progress)
+        self.dag.legend = self._live.legend(names, progress)
         self.states = names
 
     def _finish(self, state: State, seconds: float) -> None:
@@ -214,7 +219,7 @@ class FlowView(widgets.VBox):
             if type(task_state) is Mapped:
                 self._progress[task.slug] = collections.Counter(s.type for s in task_state.map_states)
         self._throttle.flush()
-        self.summary.value = _summary_html(state, seconds, self.flow)
+        self.summary.value = _summary_html(state, seconds, self.flow, self._ran)
         self.results.value = _results_html(self.flow, state)
         self.logs.value = _logs_html(self._logs.by_task)
         self._show_details()
@@ -289,16 +294,16 @@ def _quiet_console(logger: logging.Logger):
     return restore
 
 
-def _summary_html(state: State, seconds: float, flow: Flow) -> str:
+def _summary_html(state: State, seconds: float, flow: Flow, ran: set[str] | None = None) -> str:
     task_states = state.result if isinstance(state.result, dict) else {}
     hidden = hidden_tasks(flow)
     task_states = {t: s for t, s in task_states.items() if t not in hidden}  # count what is drawn
-    counts = collections.Counter(s.type for s in task_states.values())
+    counts = collections.Counter(_kind_text(s) for s in task_states.values())
     count_text = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
     out = [f"<div class='pnb-summary'><b>{html.escape(state.type)}</b> in {seconds:.2f} s — {html.escape(count_text)}"]
     if state.message:
         out.append(f"<div>{html.escape(state.message)}</div>")
-    out.append(_reasons_html(task_states))
+    out.append(_reasons_html(task_states, ran))
     for task in [t for t in flow.sorted_tasks() if t in task_states]:  # the cause before what it stopped
         for label, failed in _failures(task, task_states[task]):
             out.append(_failure_html(label, failed))
@@ -306,29 +311,61 @@ def _summary_html(state: State, seconds: float, flow: Flow) -> str:
     return "".join(out)
 
 
-def _reasons_html(task_states: dict) -> str:
-    """Why each task ran or was reused, when the cache was in use."""
-    rows = [(t.slug, s.type, s.context.get("cache_reason"), s.context.get("cache_detail")) for t, s in sorted(task_states.items(), key=lambda kv: kv[0].slug)]
+def _reasons_html(task_states: dict, ran_slugs: set[str] | None = None) -> str:
+    """Why each task ran or was reused, when the cache was in use.
+
+    A task counts as "ran" only if its body ran (``ran_slugs``: it or a child went
+    Running); one the cache would have run but whose trigger failed, or that was
+    skipped or cancelled first, is "not run" with its state.
+    """
+    rows = [(t.slug, _kind_text(s), s.context.get("cache_reason"), s.context.get("cache_detail")) for t, s in sorted(task_states.items(), key=lambda kv: kv[0].slug)]
     rows = [r for r in rows if r[2] is not None]
     if not rows:
         return ""
     reused = [slug for slug, _, reason, _ in rows if reason == "cached"]
     held = [slug for slug, _, reason, _ in rows if reason == "held"]
-    ran = [(slug, describe(reason, detail)) for slug, _, reason, detail in rows if reason not in ("cached", "held")]
+    would = [(slug, kind, describe(reason, detail)) for slug, kind, reason, detail in rows if reason not in ("cached", "held")]
+    ran = [(slug, why) for slug, kind, why in would if ran_slugs is None or slug in ran_slugs]
+    stopped = [(slug, kind) for slug, kind, _ in would if ran_slugs is not None and slug not in ran_slugs]
     head = f"{len(ran)} ran, {len(reused)} reused from the cache" + (f", {len(held)} not run (--only)" if held else "")
+    if stopped:
+        head += f", {len(stopped)} did not run (" + "; ".join(f"{slug}: {kind}" for slug, kind in stopped[:8]) + (" …" if len(stopped) > 8 else "") + ")"
     if ran:
         head += ": " + "; ".join(f"{slug} ({why})" for slug, why in ran[:8]) + (" …" if len(ran) > 8 else "")
     table = "".join(f"<tr><td>{html.escape(slug)}</td><td>{html.escape(kind)}</td><td>{html.escape(describe(reason, detail))}</td></tr>" for slug, kind, reason, detail in rows)
     return f"<details class='pnb-why'><summary>{html.escape(head)}</summary><table>{table}</table></details>"
 
 
+def _kind_text(state: State) -> str:
+    """"Success"; for a mapped task its children's states: "Mapped (5 TriggerFailed)"."""
+    if type(state) is not Mapped or not state.map_states:
+        return state.type
+    counts = collections.Counter(child.type for child in state.map_states)
+    return f"Mapped ({', '.join(f'{n} {name}' for name, n in sorted(counts.items()))})"
+
+
 def _failures(task: Any, state: State):
+    """(label, state) of each failure of ``task``; children of a map failing with the same
+    state and message are one line ("clean[0-4]"), so each error line appears once."""
     if type(state) is Mapped:
+        groups: dict[tuple[str, str], list[int]] = {}
         for i, child in enumerate(state.map_states):
             if isinstance(child, Failed):
-                yield f"{task.slug}[{i}]", child
+                groups.setdefault((child.type, child.message or ""), []).append(i)
+        for indices in groups.values():
+            yield f"{task.slug}[{_ranges(indices)}]", state.map_states[indices[0]]
     elif isinstance(state, Failed):
         yield task.slug, state
+
+
+def _ranges(indices: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``"0-2, 5"``."""
+    out, start = [], indices[0]
+    for prev, cur in zip(indices, indices[1:] + [None]):
+        if cur != prev + 1 if cur is not None else True:
+            out.append(str(start) if start == prev else f"{start}-{prev}")
+            start = cur
+    return ", ".join(out)
 
 
 def _failure_html(label: str, state: State) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 from perfect_nb.engine import state as _state
 
-__all__ = ["LEGEND_ORDER", "NO_STATE_COLOR", "STATE_COLORS", "color_for", "legend", "text_color"]
+__all__ = ["DASHED", "LEGEND_ORDER", "NO_STATE_COLOR", "STATE_COLORS", "color_for", "legend", "text_color"]
 
 #: Prefect 1's colour of each state class that has one of its own.
 STATE_COLORS: dict[str, str] = {
@@ -53,6 +53,10 @@ STATE_COLORS: dict[str, str] = {
     "TriggerFailed": "#ff5131",
     "ValidationFailed": "#ff5131",
 }
+
+#: States whose nodes get a dashed outline as well as their fill: Cached is a lighter
+#: green than Success, too close to tell apart by colour alone.
+DASHED: frozenset[str] = frozenset({"Cached"})
 
 #: Fill of a task that has no state yet (``color_for(None)``).
 NO_STATE_COLOR = "#ffffff"

@@ -52,7 +52,7 @@ from perfect_nb.errors import CycleError
 from perfect_nb.tasks.core.constants import Constant
 from perfect_nb.viz import colors, render
 
-__all__ = ["svg", "to_dot", "visualize"]
+__all__ = ["progress_label", "svg", "to_dot", "visualize"]
 
 FONT = "Helvetica,Arial,sans-serif"
 SHAPES = {"task": "ellipse", "parameter": "parallelogram", "mapped": "box"}
@@ -131,6 +131,32 @@ def _progress_rank(state: Any) -> int:
     return 0 if issubclass(cls, _state.Finished) else 1 if issubclass(cls, _state.Running) else 2
 
 
+def _succeeded(state: Any) -> bool:
+    if isinstance(state, str):
+        state = getattr(_state, state, _state.State)
+    cls = state if isinstance(state, type) else type(state)
+    return issubclass(cls, _state.Success)
+
+
+def progress_label(children: Mapping[Any, int]) -> str:
+    """The progress line of a mapped task from its children's states (or names) and counts.
+
+    While some child is unfinished it counts the finished ones; once all are finished it
+    counts those that succeeded, so a map whose children all failed their trigger never
+    reads as done.
+
+    >>> progress_label({"Success": 3, "Running": 1, "Pending": 1})
+    '3/5'
+    >>> progress_label({"Success": 4, "Cached": 1}), progress_label({"TriggerFailed": 5})
+    ('5/5 ok', '0/5 ok')
+    """
+    total = sum(children.values())
+    finished = sum(n for s, n in children.items() if s is not None and _progress_rank(s) == 0)
+    if finished < total or not total:
+        return f"{finished}/{total}"
+    return f"{sum(n for s, n in children.items() if _succeeded(s))}/{total} ok"
+
+
 def _state_map(states: Any) -> dict[str, Any] | None:
     """slug -> State | name | None | list of child states (a mapped task's children)."""
     if states is None:
@@ -182,7 +208,7 @@ def _striped(children: list[Any]) -> tuple[dict[str, str], list[Any]]:
     fills = [colors.color_for(examples[n]) for n in order]
     main = fills[max(range(len(order)), key=lambda i: by_name[order[i]])]
     if len(order) == 1:
-        attrs = {"style": "filled", "fillcolor": main}
+        attrs = {"style": "filled,dashed" if order[0] in colors.DASHED else "filled", "fillcolor": main}
     else:
         shares = _shares({n: by_name[n] for n in order}, len(children))
         stripes = [f"{fill};{p / 1000:.3f}".rstrip("0") for fill, p in zip(fills, shares)]
@@ -204,7 +230,8 @@ def _items(consts: Any, i: int) -> list[str]:
 
 def _filled(state: Any) -> dict[str, str]:
     fill = colors.color_for(state)
-    return {"style": "filled", "fillcolor": fill, "fontcolor": colors.text_color(fill)}
+    style = "filled,dashed" if _name(state) in colors.DASHED else "filled"  # Cached: not only a lighter green
+    return {"style": style, "fillcolor": fill, "fontcolor": colors.text_color(fill)}
 
 
 def _kind(task: Any, upstream: Mapping[Any, Any]) -> dict[str, str]:
@@ -219,7 +246,7 @@ def _look(task: Any, value: Any, coloured: bool) -> tuple[str, dict[str, str], l
         return task.name, {}, []
     if not isinstance(value, list):
         return task.name, _filled(value), [value]
-    label = f"{task.name} {sum(c is not None and _progress_rank(c) == 0 for c in value)}/{len(value)}"
+    label = f"{task.name} {progress_label(Counter(value))}"
     if not value:
         return label, _filled("Mapped"), ["Mapped"]
     return (label, *_striped(value))
@@ -331,7 +358,8 @@ def _legend(states: list[Any], taken: set[str], horizontal: bool) -> list[str]:
         while node_id in taken:
             node_id = "_" + node_id
         ids.append(quote_id(node_id))
-        attrs = _attrs(label=name, shape="box", class_="legend", style="filled", fillcolor=fill, fontcolor=colors.text_color(fill), fontsize=10)
+        style = "filled,dashed" if name in colors.DASHED else "filled"
+        attrs = _attrs(label=name, shape="box", class_="legend", style=style, fillcolor=fill, fontcolor=colors.text_color(fill), fontsize=10)
         out.append(f"  {ids[-1]}{attrs}")
     if len(ids) > 1 and horizontal:
         out.append(f"  {' -> '.join(ids)} [style=invis]")

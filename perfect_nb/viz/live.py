@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any
 
 from perfect_nb.viz import colors
-from perfect_nb.viz.dot import quote_id, quote_text, to_dot
+from perfect_nb.viz.dot import progress_label, quote_id, quote_text, to_dot
 from perfect_nb.viz.render import render_svg
 
 __all__ = ["LiveSvg"]
@@ -47,16 +47,19 @@ class _Node:
         self.after = _TEXT.sub("", rest).strip()
         self.box = _bbox(shape.group(0)) if shape and shape.group(1) == "polygon" else None
 
-    def draw(self, fill: str, stripes: list[tuple[str, float]] | None, progress: str | None) -> str:
+    def draw(self, fill: str, stripes: list[tuple[str, float]] | None, progress: str | None, dashed: bool = False) -> str:
+        if stripes and self.box:  # the label sits on the widest stripe
+            fill = max(stripes, key=lambda stripe: stripe[1])[0]
         font = colors.text_color(fill) if fill != "none" else "#000000"
         parts = [self.head, self.before]
         if self.shape:
             tag, pre, post = self.shape
+            outline = ' stroke-dasharray="5,2" stroke-width="2"' if dashed else ""
             if stripes and self.box:
                 parts.append(_stripes(self.box, stripes))
-                parts.append(f'<{tag}{pre} fill="none"{post}/>')
+                parts.append(f'<{tag}{pre} fill="none"{post}{outline}/>')
             else:
-                parts.append(f'<{tag}{pre} fill="{fill}"{post}/>')
+                parts.append(f'<{tag}{pre} fill="{fill}"{post}{outline}/>')
         for i, (attrs, content) in enumerate(self.texts):
             if progress is not None and i == len(self.texts) - 1:
                 content = html.escape(progress)
@@ -135,13 +138,33 @@ class LiveSvg:
             slug, node = piece
             name = states.get(slug)
             fill = colors.color_for(name) if name else "#ffffff"
-            stripes, label = None, None
+            stripes, label, shown = None, None, [name]
             if slug in self.mapped:
                 counts = progress.get(slug)
                 label = _progress_label(counts, name)
                 stripes = _shares(counts) if counts else None
-            out.append(node.draw(fill, stripes, label))
+                shown = [n for n, c in counts.items() if c > 0] if counts else shown
+            out.append(node.draw(fill, stripes, label, dashed=all(n in colors.DASHED for n in shown)))
         return "".join(out)
+
+    def legend(self, states: dict[str, str] | None = None, progress: dict[str, Counter] | None = None) -> list[list[Any]]:
+        """``[[state name, fill, nodes, dashed], ...]``: one entry per colour on screen, in legend order.
+
+        A mapped node drawn in stripes counts once under each of its children's states,
+        so each swatch has the colour of the nodes (or stripes) it names, and no other.
+        """
+        states, progress = states or {}, progress or {}
+        nodes: Counter = Counter()
+        for piece in self._pieces:
+            if isinstance(piece, str):
+                continue
+            slug = piece[0]
+            name, counts = states.get(slug), progress.get(slug)
+            if slug in self.mapped and counts and any(counts.values()):
+                nodes.update({n for n, c in counts.items() if c > 0})
+            elif name:
+                nodes[name] += 1
+        return [[name, fill, nodes[name], name in colors.DASHED] for name, fill in colors.legend(list(nodes))]
 
 
 def _label_token(text: str) -> str:
@@ -157,9 +180,7 @@ def _label_token(text: str) -> str:
 def _progress_label(counts: Counter | None, name: str | None) -> str:
     if not counts:
         return "" if name is None else "0/0" if name == "Mapped" else ""
-    total = sum(counts.values())
-    done = sum(n for state, n in counts.items() if state not in ("Pending", "Running", "Retrying", "Scheduled", "Submitted", "Queued", "Paused", "Resume", "Looped", "Cancelling"))
-    return f"{done}/{total}"
+    return progress_label(counts)
 
 
 def _shares(counts: Counter) -> list[tuple[str, float]]:

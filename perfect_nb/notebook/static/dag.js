@@ -1,21 +1,7 @@
 // The live DAG: shows the SVG the kernel sends, marks the selected node, reports
-// clicks on task nodes back to the kernel as `selected`, and keeps a legend of the
-// states on screen (Success and Cached, say, are two close greens).
-
-// Legend order: roughly the life of a run (perfect_nb.viz.colors.LEGEND_ORDER).
-const ORDER = [
-  "Pending", "Scheduled", "Paused", "Resume", "Retrying", "Submitted", "Queued", "Running",
-  "Cancelling", "Success", "Cached", "Mapped", "Skipped", "Looped", "Finished", "Cancelled",
-  "Failed", "TimedOut", "TriggerFailed", "ValidationFailed",
-];
-
-function fillOf(node) {
-  for (const shape of node.querySelectorAll("polygon, ellipse, path, rect")) {
-    const fill = shape.getAttribute("fill");
-    if (fill && fill !== "none" && fill !== "transparent") return fill;
-  }
-  return null;
-}
+// clicks on task nodes back to the kernel as `selected`, and shows the legend the
+// kernel computes (one entry per colour on screen: a striped mapped node counts
+// under each of its children's states), Cached with the dashed outline of its nodes.
 
 function render({ model, el }) {
   const root = document.createElement("div");
@@ -27,7 +13,6 @@ function render({ model, el }) {
     root.innerHTML = model.get("svg") || "";
     const selected = model.get("selected");
     const states = model.get("states") || {};
-    const seen = new Map(); // state name -> [fill, count]
     for (const node of root.querySelectorAll("g.node")) {
       const title = node.querySelector("title");
       const slug = title ? title.textContent : "";
@@ -35,19 +20,14 @@ function render({ model, el }) {
       if (!(slug in states)) continue;
       node.classList.add("pnb-task");
       if (slug === selected) node.classList.add("pnb-selected");
-      const entry = seen.get(states[slug]) || [fillOf(node), 0];
-      entry[1] += 1;
-      seen.set(states[slug], entry);
     }
-    const rank = (name) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
-    legend.replaceChildren(...[...seen.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).map((name) => {
-      const [fill, count] = seen.get(name);
+    legend.replaceChildren(...(model.get("legend") || []).map(([name, fill, count, dashed]) => {
       const item = document.createElement("span");
       item.className = "pnb-legend-item";
       item.dataset.state = name;
       const swatch = document.createElement("span");
-      swatch.className = "pnb-swatch";
-      if (fill) swatch.style.background = fill;
+      swatch.className = dashed ? "pnb-swatch pnb-dashed" : "pnb-swatch";
+      swatch.style.background = fill;
       item.append(swatch, `${name} ${count}`);
       return item;
     }));
@@ -64,6 +44,7 @@ function render({ model, el }) {
   model.on("change:svg", draw);
   model.on("change:states", draw);
   model.on("change:selected", draw);
+  model.on("change:legend", draw);
   draw();
   el.append(root, legend);
   return () => {
@@ -71,6 +52,7 @@ function render({ model, el }) {
     model.off("change:svg", draw);
     model.off("change:states", draw);
     model.off("change:selected", draw);
+    model.off("change:legend", draw);
   };
 }
 
