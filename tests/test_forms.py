@@ -25,10 +25,10 @@ UTC = dt.timezone.utc
 KINDS = {
     "bool": (lambda: Parameter("p", default=False), widgets.Checkbox, True),
     "bool_true": (lambda: Parameter("p", default=True), widgets.Checkbox, False),
-    "int": (lambda: Parameter("p", default=3), widgets.IntText, -7),
+    "int": (lambda: Parameter("p", default=3), widgets.Text, -7),  # typed as text, read strictly
     "int_bounds": (lambda: Parameter("p", default=3, bounds=(1, 10)), widgets.IntSlider, 9),
     "bounds_only": (lambda: Parameter("p", bounds=(0, 5)), widgets.IntSlider, 4),
-    "float": (lambda: Parameter("p", default=1.5), widgets.FloatText, 2.25),
+    "float": (lambda: Parameter("p", default=1.5), widgets.Text, 2.25),
     "float_bounds": (lambda: Parameter("p", default=0.5, bounds=(0.0, 1.0)), widgets.FloatSlider, 0.75),
     "str": (lambda: Parameter("p", default="hi"), widgets.Text, "hello world"),
     "date": (lambda: Parameter("p", default=dt.date(2024, 1, 2)), widgets.DatePicker, dt.date(2025, 3, 4)),
@@ -292,3 +292,22 @@ def test_message_is_html_escaped():
 def test_doctests():
     result = doctest.testmod(forms)
     assert result.attempted >= 4 and result.failed == 0
+
+
+@pytest.mark.parametrize("typed, expected", [("2OO", "Needs a whole number, got '2OO'."), ("2 00", "Needs a whole number, got '2 00'."), ("1e400x", "Needs a whole number, got '1e400x'.")])
+def test_a_number_typed_with_letters_is_refused_not_read_as_its_leading_digits(calls, typed, expected):
+    form = ParameterForm([Parameter("n", default=3)], on_submit=calls.append)
+    form.fields["n"].value = typed  # what typing it in the browser sends
+    assert form.click_run() is None and calls == []
+    assert form.errors == {"n": expected}
+    assert "2OO" not in form.status.value and "1 field to fix" in form.status.value
+    form.fields["n"].value = "200"
+    assert form.click_run() == {"n": 200} and calls == [{"n": 200}]
+
+
+def test_check_value_is_what_the_form_accepts():
+    n = Parameter("n", default=2, bounds=(1, 10))
+    assert forms.check_value(n, 4) == 4 and forms.check_value(Parameter("x", default=1.5), 2) == 2.0
+    for bad in ("abc", 2.5, True, 11):
+        with pytest.raises(ValueError):
+            forms.check_value(n, bad)

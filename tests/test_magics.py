@@ -185,3 +185,77 @@ def test_re_running_an_unchanged_cell_500_times_does_not_grow_the_kernel(ip, run
     assert len(_instances) == widgets_open, "a re-run must close the widgets it replaces"
     assert len(gc.get_objects()) - objects < 500, "a re-run must not keep Python objects alive"
     assert grown < 40, f"the kernel grew by {grown:.1f} MB over 500 re-runs"
+
+
+def test_a_param_of_the_wrong_type_is_a_usage_error_before_anything_runs(ip, run_cell):
+    run_cell(TASKS)
+    ip.user_ns.pop("typed", None)
+    body = "n = Parameter('n', default=2)\ntotal = double(n)\n"
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("perfect_flow", "typed --param n=abc", body)
+    text = str(info.value)
+    assert "--param n='abc': Needs a whole number, got 'abc'." in text and "\n" not in text
+    assert "typed" not in ip.user_ns and "typed" not in views  # nothing was bound, shown or run
+    with pytest.raises(UsageError, match="must be between 1 and 5"):
+        ip.run_cell_magic("perfect_flow", "typed --param n=9", "n = Parameter('n', default=2, bounds=(1, 5))\ntotal = double(n)\n")
+
+
+def test_the_form_shows_the_values_the_run_used(ip, run_cell):
+    run_cell(TASKS)
+    ip.run_cell_magic("perfect_flow", "shown --param n=7", "n = Parameter('n', default=2)\ntotal = double(n)\n")
+    view = views["shown"]
+    assert view.form.values == {"n": 7} and view.form.fields["n"].value == "7"
+    view.run(n=4)  # e.g. from code, or %perfect_rerun with the last parameters
+    assert view.form.values == {"n": 4}
+    view.run()  # no value given: the run used the default, and so does the form
+    assert view.form.values == {"n": 2} and ip.user_ns["shown"].last_run.result[ip.user_ns["total"]].result == 4
+
+
+def test_a_cell_stopped_by_a_usage_error_shows_no_running_line(ip, run_cell):
+    run_cell(TASKS)
+    with pytest.raises(UsageError, match="required parameter"):
+        ip.run_cell_magic("perfect_flow", "needs", "n = Parameter('n')\ntotal = double(n)\n")
+    summary = views["needs"].summary.value
+    assert "running" not in summary and "Not run" in summary and "n" in summary
+
+
+def test_the_run_button_is_disabled_while_its_flow_runs(ip, run_cell):
+    run_cell(TASKS + "\nseen = []\n@task\ndef look(x):\n    from perfect_nb.notebook import views\n    seen.append(views['busy'].form.run_button.disabled)\n    return x\n")
+    ip.run_cell_magic("perfect_flow", "busy", "n = Parameter('n', default=2)\ntotal = look(n)\n")
+    button = views["busy"].form.run_button
+    assert ip.user_ns["seen"] == [True] and button.disabled is False
+    button.click()  # the Run button itself: disabled during its run, enabled after
+    assert ip.user_ns["seen"] == [True, True] and button.disabled is False
+
+
+def test_a_cycle_in_a_cell_is_one_line_without_perfect_nb_internals(ip, run_cell):
+    run_cell(TASKS)
+    body = "a = double(1)\nb = double(a)\na.set_upstream(b)\n"
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("perfect_flow", "loop", body)
+    assert str(info.value).startswith("Flow 'loop' has a cycle: ") and "\n" not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # IPython shows UsageError as its message only
+
+
+def test_two_cells_with_the_same_flow_name_keep_their_own_views(ip, run_cell):
+    from perfect_nb.notebook.magics import cell_views
+
+    run_cell(TASKS)
+    cell_views.clear()
+    try:
+        ip.run_cell("%%perfect_flow twin\nn = Parameter('n', default=1)\nfirst = double(n)\n", cell_id="cell-a")
+        ip.run_cell("%%perfect_flow twin\nn = Parameter('n', default=1)\nsecond = add(n, 2)\n", cell_id="cell-b")
+        a, b = cell_views["cell-a"], cell_views["cell-b"]
+        assert a is not b and views["twin"] is b
+        assert set(a.states) == {"n", "double"} and set(b.states) == {"n", "add"}
+        assert "<title>double</title>" in a.svg and "<title>add</title>" not in a.svg
+        flow_a = a.flow
+        a.form.fields["n"].value = "5"
+        a.form.run_button.click()  # cell A's Run button runs the flow cell A shows
+        assert a.flow is flow_a and set(a.states) == {"n", "double"}
+        assert flow_a.last_run.result[flow_a.get_task("double")].result == 10
+        assert set(b.states) == {"n", "add"} and b.flow.get_task("add") in b.flow.tasks
+        ip.run_cell("%%perfect_flow twin\nn = Parameter('n', default=1)\nfirst = double(n)\n", cell_id="cell-a")
+        assert cell_views["cell-a"] is a  # a cell run again updates its own view in place
+    finally:
+        cell_views.clear()

@@ -322,3 +322,34 @@ def test_legend_has_one_colour_per_state_the_colour_of_its_nodes_and_cached_is_d
         from perfect_nb.notebook.cache import get_cache
 
         get_cache(flow.name).clear()
+
+
+def test_a_table_preview_says_how_many_rows_it_shows_out_of_how_many():
+    pd = pytest.importorskip("pandas")
+
+    @task
+    def table(n):
+        return pd.DataFrame({"a": range(n)})
+
+    with Flow("preview rows") as flow:
+        big, small = table(50), table(3)
+    state = FlowView(flow, use_cache=False).run()
+    from perfect_nb.notebook.view import _preview_html
+
+    assert "first 20 of 50 rows" in _preview_html(state.result[big].result)
+    assert "all 3 rows" in _preview_html(state.result[small].result)
+    assert _preview_html(state.result[big].result).count("<td>") == 20  # 20 rows of one column
+
+
+def test_each_task_error_line_appears_once(capsys):
+    from perfect_nb.utilities.logging import get_logger
+
+    get_logger()  # perfect_nb's console handler, as in a notebook
+    with Flow("error once") as flow:
+        explode(1)
+    view = FlowView(flow, use_cache=False)
+    view.run()
+    err = capsys.readouterr().err
+    assert "cannot use 1" not in err  # not on the console as well as in the view
+    assert view.summary.value.count("cannot use 1") == 2  # the failure line and its traceback's last line
+    assert "cannot use 1" in view.logs.value

@@ -10,7 +10,7 @@ Parameter                                      widget
 ``DateTimeParameter`` or a datetime default    NaiveDatetimePicker (DatetimePicker if tz-aware)
 a ``date`` default                             DatePicker
 ``bool``                                       Checkbox
-``int`` / ``float``                            IntText / FloatText
+``int`` / ``float``                            Text, read strictly ("2OO" is refused, never 2)
 ``int`` / ``float`` with ``bounds=(lo, hi)``   IntSlider / FloatSlider
 ``str``                                        Text
 ``list`` / ``dict`` / ``tuple``                Textarea holding a Python literal
@@ -46,7 +46,7 @@ import traitlets
 
 from perfect_nb.core.parameter import DateTimeParameter, Parameter
 
-__all__ = ["ParameterForm", "close_tree", "widget_for"]
+__all__ = ["ParameterForm", "check_value", "close_tree", "widget_for"]
 
 _UNSET = object()
 _LITERAL_START = tuple("[({'\"")
@@ -101,9 +101,12 @@ def widget_for(parameter: Parameter) -> widgets.Widget:
         slider = widgets.IntSlider if kind == "int" else widgets.FloatSlider
         lo, hi = p.bounds
         return slider(min=lo, max=hi, value=lo, **common)
-    simple = {"date": widgets.DatePicker, "bool": widgets.Checkbox, "int": widgets.IntText,
-              "float": widgets.FloatText, "str": widgets.Text, "literal": widgets.Textarea, "any": widgets.Text}
-    placeholder = {"literal": "a Python literal, e.g. [1, 2] or {'a': 1}", "any": "text or a Python literal"}
+    # Numbers are typed into a Text field and read here: IntText/FloatText parse in the
+    # browser, where "2OO" silently becomes 2.
+    simple = {"date": widgets.DatePicker, "bool": widgets.Checkbox, "int": widgets.Text,
+              "float": widgets.Text, "str": widgets.Text, "literal": widgets.Textarea, "any": widgets.Text}
+    placeholder = {"literal": "a Python literal, e.g. [1, 2] or {'a': 1}", "any": "text or a Python literal",
+                   "int": "a whole number", "float": "a number"}
     extra = {"placeholder": placeholder[kind]} if kind in placeholder else {}
     return simple[kind](**common, **extra)
 
@@ -146,9 +149,20 @@ class _Field:
         if not same:
             self.pending = value
 
+    @property
+    def _typed(self) -> bool:
+        """A number typed as text (no slider)."""
+        return self.kind in ("int", "float") and isinstance(self.widget, widgets.Text)
+
     def _to_widget(self, value: Any) -> Any:
         if self.kind in ("str", "any", "literal") and value is None:
             return ""
+        if self._typed:
+            if value is None:
+                return ""
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(value)  # kept pending: validation says what is wrong
+            return repr(value)
         if self.kind == "literal" or (self.kind == "any" and not isinstance(value, str)):
             return pprint.pformat(value, width=60, sort_dicts=False)
         if self.kind == "any":
@@ -165,23 +179,72 @@ class _Field:
             value = self.pending
         elif self.kind in ("literal", "any"):
             value = _parse_literal(self.widget.value, strict=self.kind == "literal")
+        elif self._typed:
+            value = _parse_number(self.widget.value, self.kind)
         else:
             value = self.widget.value
-        return None if value is None else self._check_type(value)
+        return None if value is None else _check_kind(self.parameter, self.kind, value)
 
-    def _check_type(self, value: Any) -> Any:
-        kind, number = self.kind, isinstance(value, (int, float)) and not isinstance(value, bool)
-        if kind == "int" and not (number and (isinstance(value, int) or value.is_integer())):
-            raise ValueError(f"Needs a whole number, got {value!r}.")
-        if kind == "float" and not number:
-            raise ValueError(f"Needs a number, got {value!r}.")
-        wanted = {"bool": (bool, "true or false"), "str": (str, "text"), "date": (_dt.date, "a date"),
-                  "literal": (type(self.parameter.default), f"a {type(self.parameter.default).__name__}")}
-        if kind == "datetime" and not isinstance(self.parameter, DateTimeParameter):
-            wanted["datetime"] = (_dt.datetime, "a date and time")
-        if kind in wanted and not isinstance(value, wanted[kind][0]):
-            raise ValueError(f"Needs {wanted[kind][1]}, got {value!r}.")
-        return int(value) if kind == "int" else float(value) if kind == "float" else value
+
+def _parse_number(text: str, kind: str) -> Any:
+    """What was typed in a number field: None if empty; a ValueError unless it all is a number.
+
+    >>> _parse_number(" 200 ", "int"), _parse_number("2.5", "float"), _parse_number("", "int")
+    (200, 2.5, None)
+    >>> _parse_number("2OO", "int")
+    Traceback (most recent call last):
+    ...
+    ValueError: Needs a whole number, got '2OO'.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        if kind == "int":
+            try:
+                number = float(text)
+            except ValueError:
+                number = None
+            if number is not None and number.is_integer():
+                return int(number)
+        raise ValueError(f"Needs {'a whole number' if kind == 'int' else 'a number'}, got {text!r}.") from None
+
+
+def _check_kind(parameter: Parameter, kind: str, value: Any) -> Any:
+    """``value`` converted to what a field of ``kind`` holds, or a ValueError saying what is needed."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "int" and not (number and (isinstance(value, int) or value.is_integer())):
+        raise ValueError(f"Needs a whole number, got {value!r}.")
+    if kind == "float" and not number:
+        raise ValueError(f"Needs a number, got {value!r}.")
+    wanted = {"bool": (bool, "true or false"), "str": (str, "text"), "date": (_dt.date, "a date"),
+              "literal": (type(parameter.default), f"a {type(parameter.default).__name__}")}
+    if kind == "datetime" and not isinstance(parameter, DateTimeParameter):
+        wanted["datetime"] = (_dt.datetime, "a date and time")
+    if kind in wanted and not isinstance(value, wanted[kind][0]):
+        raise ValueError(f"Needs {wanted[kind][1]}, got {value!r}.")
+    return int(value) if kind == "int" else float(value) if kind == "float" else value
+
+
+def check_value(parameter: Parameter, value: Any) -> Any:
+    """``value`` as the form would take it for ``parameter``: converted, checked against its
+    type (from its default or bounds), choices and bounds; else a ValueError saying why.
+
+    What ``--param`` values go through before anything runs.
+
+    >>> from perfect_nb import Parameter
+    >>> check_value(Parameter("n", default=2), 5)
+    5
+    >>> check_value(Parameter("n", default=2), "abc")
+    Traceback (most recent call last):
+    ...
+    ValueError: Needs a whole number, got 'abc'.
+    """
+    if value is None:
+        return None
+    return parameter.validate(_check_kind(parameter, _kind(parameter), value))
 
 
 def _same(a: Any, b: Any) -> bool:

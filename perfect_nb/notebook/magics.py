@@ -24,11 +24,16 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from perfect_nb.core.flow import Flow
-from perfect_nb.errors import ParameterError
+from perfect_nb.errors import CycleError, ParameterError
 from perfect_nb.notebook.view import FlowView, views
 from perfect_nb.utilities import options
 
-__all__ = ["PerfectMagics", "load_ipython_extension", "make_executor", "parse_params"]
+__all__ = ["PerfectMagics", "check_params", "load_ipython_extension", "make_executor", "parse_params"]
+
+#: The view each cell displayed, by the cell's id (JupyterLab and nbclient send one):
+#: a cell run again updates its own view in place; another cell with the same flow
+#: name gets a view of its own, so each output keeps showing (and running) its flow.
+cell_views: dict[str, FlowView] = {}
 
 
 def parse_params(pairs: list[str] | None) -> dict[str, Any]:
@@ -41,6 +46,24 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
         return options.parse_params(pairs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def check_params(flow: Flow, params: dict[str, Any], where: str = "--param") -> dict[str, Any]:
+    """``params`` checked against ``flow``'s Parameters as the form checks them (names,
+    types, choices, bounds); the first mistake is a ``UsageError``, before anything runs."""
+    from perfect_nb.notebook.forms import check_value
+
+    by_name = {p.name: p for p in flow.parameters()}
+    unknown = sorted(set(params) - set(by_name))
+    if unknown:
+        raise UsageError(f"Flow {flow.name!r} has no parameter(s) {unknown}; its parameters are {sorted(by_name)}.")
+    checked = {}
+    for name, value in params.items():
+        try:
+            checked[name] = check_value(by_name[name], value)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{where} {name}={value!r}: {exc} Give a valid value (Python literals are parsed).") from None
+    return checked
 
 
 def make_executor(spec: str | None) -> Any:
@@ -85,25 +108,33 @@ class PerfectMagics(Magics):
         params = parse_params(args.param)
         executor = make_executor(args.executor) if args.executor else None
         flow = self._build(name, cell)
-        known = {p.name for p in flow.parameters()}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise UsageError(f"Flow {name!r} has no parameter(s) {unknown}; its parameters are {sorted(known)}.")
+        params = check_params(flow, params)
         self.shell.user_ns[name] = flow
         if args.register:
             _register(flow, args.register)
-        view = views.get(name)
+        cell_id = self._cell_id
+        view = cell_views.get(cell_id) if cell_id else views.get(name)
         if view is None:
-            view = views[name] = FlowView(flow, horizontal=args.horizontal, executor=executor)
+            view = FlowView(flow, horizontal=args.horizontal, executor=executor)
         else:
             view.horizontal, view.executor = args.horizontal, executor
             view.set_flow(flow)
+        views[name] = view
+        if cell_id:
+            cell_views[cell_id] = view
         view.persist = True if args.persist else None
         if view.form is not None and params:
             view.form.values = {**view.form.values, **params}
-        if args.no_run:
+        missing = sorted(p.name for p in flow.parameters() if p.required and p.name not in params)
+        if args.no_run or missing:
+            if missing:  # shown with the form marking the fields to fix, and no "running…"
+                if view.form is not None:
+                    view.form.validate()
+                view.summary.value = f"<div class='pnb-summary'><b>Not run</b>: no value for the required parameter(s) {', '.join(missing)}.</div>"
             display(view)
             _forget_replaced_outputs(view)
+            if missing:
+                raise UsageError(f"Flow {name!r} was not run: the required parameter(s) {missing} have no value. In this cell: --param KEY=VALUE, or fill the form and press Run.")
             return
         with _shown(view):
             try:
@@ -177,8 +208,19 @@ class PerfectMagics(Magics):
         flow = Flow(name)
         with flow:
             exec(compile(code, f"<perfect_flow {name}>", "exec"), self.shell.user_ns)
-        flow.validate()
+        try:
+            flow.validate()
+        except CycleError as exc:  # the cell's mistake, not perfect_nb's: one line
+            raise UsageError(str(exc)) from None
         return flow
+
+    _cell_id: str | None = None
+
+    def _pre_run_cell(self, info: Any) -> None:
+        self._cell_id = getattr(info, "cell_id", None)
+
+    def _post_run_cell(self, result: Any) -> None:
+        self._cell_id = None
 
 
 @contextlib.contextmanager
@@ -241,4 +283,7 @@ class CacheReport(dict):
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics with IPython (``%load_ext perfect_nb``)."""
-    ipython.register_magics(PerfectMagics)
+    magics = PerfectMagics(ipython)
+    ipython.register_magics(magics)
+    ipython.events.register("pre_run_cell", magics._pre_run_cell)  # which cell runs: see cell_views
+    ipython.events.register("post_run_cell", magics._post_run_cell)

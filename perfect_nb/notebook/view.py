@@ -114,6 +114,7 @@ class FlowView(widgets.VBox):
         for name in ("svg", "states", "selected"):
             traitlets.link((self.dag, name), (self, name))
         self.observe(lambda change: self._show_details(), names="selected")
+        self.observe(lambda change: self._on_running(), names="running")
         self.set_flow(flow)
 
     # --- the flow shown ----------------------------------------------------
@@ -158,9 +159,11 @@ class FlowView(widgets.VBox):
         Cached without running; ``force`` lists tasks to run regardless, ``hold`` tasks
         not to run (reused when their inputs are unchanged, else Skipped saying why).
         """
+        from perfect_nb.errors import ParameterError
         from perfect_nb.notebook.cache import get_cache
 
         self.parameters = dict(parameters)
+        self._show_parameters(parameters)
         plan = get_cache(self.flow.name, self.persist).plan(self.flow, parameters, force, hold) if self.use_cache else None
         self._reset_run_state()
         self.running = True
@@ -175,12 +178,31 @@ class FlowView(widgets.VBox):
                 parameters=parameters, executor=executor or self.executor,
                 listeners=[self._on_event], run_on_schedule=False, cache=plan, **self.run_kwargs,
             )
+        except ParameterError as exc:  # nothing ran: say so rather than "running…"
+            self.summary.value = f"<div class='pnb-summary'><b>Not run</b>: {html.escape(str(exc))}</div>"
+            raise
         finally:
             root.removeHandler(self._logs)
             quiet()
             self.running = False
         self._finish(state, time.time() - started)
         return state
+
+    def _show_parameters(self, parameters: dict) -> None:
+        """Make the form show the values this run uses (those given, else the defaults)."""
+        if self.form is None:
+            return
+        used = {p.name: parameters.get(p.name, p.default) for p in self.flow.parameters() if p.name in parameters or not p.required}
+        try:
+            self.form.values = {name: value for name, value in used.items() if name in self.form.fields}
+        except KeyError:
+            pass
+
+    def _on_running(self) -> None:
+        """While a run goes on, its Run and re-run buttons are disabled."""
+        if self.form is not None:
+            self.form.run_button.disabled = self.running
+        self._show_details()
 
     def _on_event(self, event: StateChange) -> None:
         if event.task is None:
@@ -280,16 +302,24 @@ def _task_count(flow: Flow) -> str:
     return f"{shown} task{'' if shown == 1 else 's'}"
 
 
+def _task_failure(record: logging.LogRecord) -> bool:
+    """A task run's failure line: the view's summary and logs already show it."""
+    return not (record.name == "perfect_nb.Task" and record.levelno >= logging.ERROR)
+
+
 def _quiet_console(logger: logging.Logger):
-    """Raise perfect_nb's console handler to WARNING; return the function that undoes it."""
+    """Raise perfect_nb's console handler to WARNING and leave task failures to the view
+    (so each error line appears once); return the function that undoes it."""
     handlers = [h for h in logger.handlers if getattr(h, "_perfect_nb", False)]
     levels = [h.level for h in handlers]
     for handler in handlers:
         handler.setLevel(max(handler.level, logging.WARNING))
+        handler.addFilter(_task_failure)
 
     def restore() -> None:
         for handler, level in zip(handlers, levels):
             handler.setLevel(level)
+            handler.removeFilter(_task_failure)
 
     return restore
 
@@ -377,13 +407,22 @@ def _failure_html(label: str, state: State) -> str:
     return f"<details class='pnb-failure'><summary>{head}</summary><pre>{html.escape(tb)}</pre></details>"
 
 
+#: Rows of a table (a DataFrame, say) shown in a preview.
+PREVIEW_ROWS = 20
+
+
 def _preview_html(value: Any, limit: int = 2000) -> str:
     to_html = getattr(value, "_repr_html_", None)
     if callable(to_html) and hasattr(value, "head"):
         try:
-            return to_html.__self__.head(20)._repr_html_()
+            table = value.head(PREVIEW_ROWS)._repr_html_()
+            total = len(value)
         except Exception:
             pass
+        else:
+            shown = min(total, PREVIEW_ROWS)
+            note = f"all {total} rows" if shown == total else f"first {shown} of {total} rows"
+            return f"{table}<div class='pnb-rows'><small>{note}</small></div>"
     text = repr(value)
     if len(text) > limit:
         text = text[:limit] + " …"
