@@ -49,7 +49,8 @@ def create_app(db: Database, token: str | None = None, bind_host: str = "127.0.0
 
     from perfect_nb import __version__
 
-    api = FastAPI(title="perfect_nb server", version=__version__, lifespan=lifespan)
+    # the API is described at /api/openapi.json; no /docs page: Swagger UI would load its scripts from a CDN
+    api = FastAPI(title="perfect_nb server", version=__version__, lifespan=lifespan, openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
     api.state.db = db
     api.state.broadcaster = Broadcaster()
     api.state.wakeup = Wakeup()

@@ -174,3 +174,12 @@ def test_stream_sends_state_changes_of_one_run(client, server):
     client.post_events(events)
     listener.join(10)
     assert [(e["flow_run_id"], e["state"]) for e in received] == [("r1", "Running"), ("r1", "Success")]
+
+
+def test_the_api_describes_itself_and_no_page_loads_scripts_from_a_cdn(server):
+    import httpx
+
+    schema = httpx.get(f"{server.api}/api/openapi.json").json()
+    assert "/api/flow_runs/{run_id}/cancel" in schema["paths"] and "/api/agents/{agent_id}/claim" in schema["paths"]
+    for page in ("/docs", "/redoc"):
+        assert httpx.get(f"{server.api}{page}").status_code == 404
