@@ -35,6 +35,7 @@ __all__ = [
 
 ACTIVE = ("Submitted", "Running", "Cancelling")
 FINISHED = ("Success", "Failed", "Cancelled", "TimedOut", "TriggerFailed", "Skipped", "Cached", "Looped", "Finished", "ValidationFailed")
+STARTUP_GRACE = 10.0  # seconds a claimed run's process has to start before its silence counts
 SUCCEEDED = ("Success", "Cached", "Skipped", "Looped", "Mapped", "Finished")
 
 
@@ -107,7 +108,7 @@ def claim_runs(conn: sa.Connection, agent_id: str, limit: int, now: float | None
             continue
         message = f"Submitted to agent {agent.name} on {agent.host}."
         if _transition(conn, row.id, "Submitted", message, now, where=[flow_runs.c.state == "Scheduled", flow_runs.c.lease == row.lease],
-                       agent_id=agent_id, host=agent.host, claims=flow_runs.c.claims + 1, heartbeat=now, seq=0, pid=None):
+                       agent_id=agent_id, host=agent.host, claims=flow_runs.c.claims + 1, heartbeat=now + STARTUP_GRACE, seq=0, pid=None):
             claimed.append(get_flow_run(conn, row.id))
     return claimed
 
