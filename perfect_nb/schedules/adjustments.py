@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
+from perfect_nb.schedules._spec import remember
 from perfect_nb.schedules._time import ONE_DAY, ensure_aware, shift
 
 __all__ = ["add", "next_weekday"]
@@ -58,7 +59,7 @@ def add(interval: timedelta) -> Adjustment:
     def _add(dt: datetime) -> datetime:
         return shift(dt, interval)
 
-    return _add
+    return remember(_add, "add", interval=interval)
 
 
 def next_weekday(dt: datetime) -> datetime:

@@ -20,6 +20,7 @@ import calendar
 from datetime import date, datetime, time
 from typing import Callable
 
+from perfect_nb.schedules._spec import remember
 from perfect_nb.schedules._time import ensure_aware, instant
 
 __all__ = [
@@ -53,7 +54,7 @@ def on_datetime(dt: datetime) -> Filter:
     def _on_datetime(candidate: datetime) -> bool:
         return instant(candidate) == target
 
-    return _on_datetime
+    return remember(_on_datetime, "on_datetime", dt=dt)
 
 
 def on_date(month: int, day: int) -> Filter:
@@ -70,7 +71,7 @@ def on_date(month: int, day: int) -> Filter:
     def _on_date(candidate: datetime) -> bool:
         return (candidate.month, candidate.day) == (month, day)
 
-    return _on_date
+    return remember(_on_date, "on_date", month=month, day=day)
 
 
 def at_time(t: time) -> Filter:
@@ -92,7 +93,7 @@ def at_time(t: time) -> Filter:
     def _at_time(candidate: datetime) -> bool:
         return candidate.time() == t
 
-    return _at_time
+    return remember(_at_time, "at_time", t=t)
 
 
 def between_datetimes(start: datetime, end: datetime) -> Filter:
@@ -111,7 +112,7 @@ def between_datetimes(start: datetime, end: datetime) -> Filter:
     def _between_datetimes(candidate: datetime) -> bool:
         return lo <= instant(candidate) <= hi
 
-    return _between_datetimes
+    return remember(_between_datetimes, "between_datetimes", start=start, end=end)
 
 
 def between_dates(start_month: int, start_day: int, end_month: int, end_day: int) -> Filter:
@@ -129,7 +130,11 @@ def between_dates(start_month: int, start_day: int, end_month: int, end_day: int
     """
     _check_month_day(start_month, start_day)
     _check_month_day(end_month, end_day)
-    return _wrapping_range((start_month, start_day), (end_month, end_day), _month_day)
+    return remember(
+        _wrapping_range((start_month, start_day), (end_month, end_day), _month_day),
+        "between_dates",
+        start_month=start_month, start_day=start_day, end_month=end_month, end_day=end_day,
+    )
 
 
 def between_times(start: time, end: time) -> Filter:
@@ -147,7 +152,7 @@ def between_times(start: time, end: time) -> Filter:
     """
     _check_time(start, "start")
     _check_time(end, "end")
-    return _wrapping_range(start, end, _clock_time)
+    return remember(_wrapping_range(start, end, _clock_time), "between_times", start=start, end=end)
 
 
 def is_weekday(dt: datetime) -> bool:
