@@ -477,3 +477,35 @@ def test_whole_lines_keeps_lines_printed_from_threads_apart():
             t.join()
         guarded.write("unfinished")
     assert sorted(set(out.getvalue().splitlines())) == ["alpha and alpha", "beta and beta", "gamma and gamma", "unfinished"]
+
+
+def test_flow_runs_its_flow_even_when_another_flow_cell_is_broken(tmp_path):
+    cells = (
+        "%load_ext perfect_nb",
+        "from perfect_nb import Parameter, task\ndouble = task(lambda x: 2 * x, name='double')",
+        "%%perfect_flow --bad-option\nx = 1",  # a magic line that does not parse
+        "%%perfect_flow other\nundefined_task()",  # a body that raises
+        "%%perfect_flow good --param n=4\nn = Parameter('n', default=1)\nresult = double(n)",
+        "print('good gave', good.last_run.result[result].result)",
+    )
+    write_notebook(tmp_path, "mixed.ipynb", *cells)
+    good = perfect("run", "mixed.ipynb", "--flow", "good", cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert re.search(r"flow good +Success 2 task runs: 2 Success", good.stdout), good.stdout
+    assert "undefined_task" not in good.stderr and "bad-option" not in good.stderr  # not needed: not reported
+    # Needed: a cell after them uses the broken flow; the failure names what was skipped.
+    write_notebook(tmp_path, "needs.ipynb", *cells[:5], "print(other)")
+    needs = perfect("run", "needs.ipynb", "--flow", "other", cwd=tmp_path)
+    last = needs.stderr.strip().splitlines()[-1]
+    assert needs.returncode == 1 and "cell 4 (%%perfect_flow other) raised NameError" in last, needs.stderr
+    assert "cell 3: bad %%perfect_flow line" in last  # the skipped cell is reported, as it may have been needed
+    whole = perfect("run", "mixed.ipynb", cwd=tmp_path)  # without --flow every cell is needed
+    assert "bad %%perfect_flow line '--bad-option'" in usage_error(whole)
+
+
+def test_a_param_of_the_wrong_type_is_a_usage_error_before_the_flow_runs(tmp_path):
+    write_notebook(tmp_path, "typed.ipynb", "%load_ext perfect_nb", "print('cell ran')",
+                   "%%perfect_flow typed\nfrom perfect_nb import Parameter, task\nn = Parameter('n', default=1)\nresult = task(lambda x: x + 1, name='inc')(n)")
+    result = perfect("run", "typed.ipynb", "--flow", "typed", "--param", "n=abc", cwd=tmp_path)
+    assert result.returncode == 2 and "--param n='abc': Needs a whole number, got 'abc'." in result.stderr, result.stderr
+    assert "Running" not in result.stdout

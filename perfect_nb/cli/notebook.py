@@ -11,7 +11,9 @@ cells after it find what they find in JupyterLab (``NAME.last_run``,
 prints the command's progress lines instead of colouring a graph.
 
 A cell that raises stops the run: its traceback goes to stderr and the exit
-status is 1.
+status is 1. With ``--flow NAME``, another ``%%perfect_flow`` cell whose magic
+line or body is broken is skipped, and reported only if it was needed: if the
+NAME cell, or a cell before it, then fails.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from traitlets.config import Config
 from perfect_nb.cli.session import CommandError, Session
 from perfect_nb.core.flow import Flow
 from perfect_nb.engine.state import Pending, State
-from perfect_nb.notebook.magics import PerfectMagics
+from perfect_nb.notebook.magics import PerfectMagics, check_params
 from perfect_nb.notebook.view import FlowView, views
 from perfect_nb.utilities.options import make_executor, parse_params
 
@@ -109,15 +111,30 @@ def parse_flow_cell(number: int, source: str, path: Path) -> FlowCell | None:
 def run_notebook(path: Path, wanted: str | None, session: Session) -> None:
     """Run the notebook at ``path``: every ``%%perfect_flow`` cell, or only ``wanted`` (then stop)."""
     cells = read_code_cells(path)
-    flow_cells = {n: fc for n, source in cells if (fc := parse_flow_cell(n, source, path)) is not None}
+    flow_cells: dict[int, FlowCell] = {}
+    bad_lines: dict[int, str] = {}  # cell number -> why its magic line does not parse
+    for number, source in cells:
+        try:
+            cell = parse_flow_cell(number, source, path)
+        except CommandError as exc:
+            if wanted is None:
+                raise
+            bad_lines[number] = str(exc)
+            continue
+        if cell is not None:
+            flow_cells[number] = cell
     names = list(dict.fromkeys(fc.name for fc in flow_cells.values()))
-    if not names:
+    if not names and not bad_lines:
         raise CommandError(f"{path} has no {MAGIC} cell, so there is no flow to run.")
     if wanted is not None and wanted not in names:
-        raise CommandError(f"{path} has no {MAGIC} cell named {wanted!r}; its flows: {', '.join(map(repr, names))}.")
+        broken = f" ({'; '.join(bad_lines.values())})" if bad_lines else ""
+        raise CommandError(f"{path} has no {MAGIC} cell named {wanted!r}{broken}; its flows: {', '.join(map(repr, names))}.")
     runner = _NotebookRunner(_make_shell(), session, wanted)
     with _in_folder(path.resolve().parent):
         for number, source in cells:
+            if number in bad_lines:  # not the --flow one (it parsed): skipped, reported if needed
+                runner.broken.append(bad_lines[number])
+                continue
             cell = flow_cells.get(number)
             ok = runner.flow_cell(cell) if cell is not None else runner.code_cell(number, source)
             if not ok or (cell is not None and cell.name == wanted):
@@ -152,12 +169,19 @@ class _NotebookRunner:
         self.shell = shell
         self.session = session
         self.wanted = wanted
+        self.broken: list[str] = []  # other flows' cells skipped with --flow, and why
+
+    def _skipped(self) -> str:
+        """What was skipped, said when a later cell fails (it may have needed it)."""
+        if not self.broken:
+            return ""
+        return f" Skipped before it, as --flow {self.wanted} did not need them: {'; '.join(self.broken)}."
 
     def code_cell(self, number: int, source: str) -> bool:
         result = self.shell.run_cell(source, silent=True)
         error = result.error_before_exec or result.error_in_exec
         if error is not None:
-            self.session.fail(f"cell {number} raised {type(error).__name__}: {_first_line(error)} (traceback above); stopped.")
+            self.session.fail(f"cell {number} raised {type(error).__name__}: {_first_line(error)} (traceback above); stopped.{self._skipped()}")
             return False
         return True
 
@@ -171,8 +195,12 @@ class _NotebookRunner:
         except CommandError:
             raise
         except Exception as exc:
+            why = f"cell {cell.number} ({MAGIC} {cell.name}) raised {type(exc).__name__}: {_first_line(exc)}"
+            if self.wanted is not None and cell.name != self.wanted:
+                self.broken.append(why)  # not the flow asked for: go on, say so only if needed
+                return True
             self.shell.showtraceback()
-            self.session.fail(f"cell {cell.number} ({MAGIC} {cell.name}) raised {type(exc).__name__}: {_first_line(exc)}; stopped.")
+            self.session.fail(f"{why}; stopped.{self._skipped()}")
             return False
         self.shell.user_ns[cell.name] = flow
         view = views.get(cell.name)
@@ -207,7 +235,8 @@ class _NotebookRunner:
         return flow
 
     def _params(self, cell: FlowCell, flow: Flow) -> dict:
-        """The cell's --param values, overridden by the command line's."""
+        """The cell's --param values, overridden by the command line's; each checked against
+        its Parameter (type, choices, bounds) as the magic and the form check them."""
         own = parse_params(cell.args.param)
         known = {p.name for p in flow.parameters()}
         unknown = sorted(set(own) - known)
@@ -215,7 +244,16 @@ class _NotebookRunner:
             raise ValueError(f"flow {cell.name!r} has no parameter(s) {unknown}; its parameters are {sorted(known)}.")
         if self.wanted == cell.name:
             self.session.check_params(flow)
-        return {**own, **self.session.params_for(flow)}
+        given = self.session.params_for(flow)
+        try:
+            check_params(flow, given, where="--param")
+        except UsageError as exc:
+            raise CommandError(f"flow {cell.name!r}: {exc}") from None
+        try:
+            check_params(flow, own, where=f"cell {cell.number}: --param")
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        return {**own, **given}
 
 
 class HeadlessView(FlowView):

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import base64
 import collections
+import functools
 import html
 import logging
 import pathlib
@@ -29,7 +31,7 @@ from perfect_nb.core.flow import Flow
 from perfect_nb.engine.events import StateChange
 from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State, TriggerFailed
 from perfect_nb.notebook.throttle import Throttle
-from perfect_nb.viz.dot import hidden_tasks
+from perfect_nb.viz.dot import hidden_tasks, to_dot
 from perfect_nb.viz.live import LiveSvg
 
 __all__ = ["DagView", "FlowView", "views"]
@@ -286,14 +288,37 @@ class FlowView(widgets.VBox):
 
     # --- display -------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        """Widget view where widgets work; a static SVG and summary elsewhere (nbconvert, GitHub)."""
+        """The widget view where widgets work, and a picture of the DAG as it is now for
+        everywhere else: GitHub, nbviewer, and JupyterLab opening a saved notebook (which
+        shows an untrusted output's PNG, never its SVG or inline-SVG HTML)."""
         bundle = super()._repr_mimebundle_(**kwargs) or {}
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["text/html"] = f'<div class="pnb-static">{self.svg}{self.summary.value}</div><!-- /pnb-static -->'
+        data.update(self.static_picture())
         return bundle
+
+    def static_picture(self) -> dict[str, Any]:
+        """``{"image/png": base64}`` of the DAG with its current colours and a legend
+        (``{"image/svg+xml": svg}`` where there is no system ``dot`` to draw a PNG)."""
+        with self._lock:
+            states: dict[str, Any] = dict(self._names)
+            for slug, counts in self._progress.items():
+                states[slug] = [name for name, n in sorted(counts.items()) for _ in range(max(n, 0))] or states.get(slug)
+        if all(name == "Pending" for name in states.values()):
+            states = {}
+        return _picture(to_dot(self.flow, states or None, horizontal=self.horizontal))
 
     def __repr__(self) -> str:
         return f"<FlowView {self.flow.name!r}: {_task_count(self.flow)}>"
+
+
+@functools.lru_cache(maxsize=16)
+def _picture(dot: str) -> dict[str, Any]:
+    from perfect_nb.viz.render import RendererUnavailable, render_png, render_svg
+
+    try:
+        return {"image/png": base64.b64encode(render_png(dot)).decode("ascii")}
+    except RendererUnavailable:
+        return {"image/svg+xml": render_svg(dot)}
 
 
 def _task_count(flow: Flow) -> str:

@@ -37,7 +37,7 @@ from typing import Any
 
 from perfect_nb.errors import PerfectError
 
-__all__ = ["RenderError", "RendererUnavailable", "render_svg", "renderer_name", "warm_up"]
+__all__ = ["RenderError", "RendererUnavailable", "render_png", "render_svg", "renderer_name", "warm_up"]
 
 ENV_RENDERER = "PERFECT_NB_RENDERER"
 ENV_WASM_CACHE = "PERFECT_NB_WASM_CACHE"
@@ -117,6 +117,22 @@ def render_svg(dot_source: str, engine: str | None = None, *, timeout: float = D
     return _PROLOG.sub("", svg, count=1).rstrip()
 
 
+def render_png(dot_source: str, dpi: int = 96, *, timeout: float = DOT_TIMEOUT) -> bytes:
+    """Render DOT source to PNG bytes with the system ``dot`` (the wasm build has no PNG).
+
+    A PNG is what JupyterLab shows of an output it does not trust (a notebook opened
+    that was run elsewhere), where it refuses SVG.
+
+    Raises
+    ------
+    RendererUnavailable
+        No ``dot`` on PATH.
+    RenderError
+        Graphviz rejected the graph.
+    """
+    return _run_dot(dot_source, ["-Tpng", f"-Gdpi={int(dpi)}"], timeout)
+
+
 def warm_up(background: bool = True) -> threading.Thread | None:
     """Compile the wasm renderer now (in a daemon thread by default), if it is the one in use.
 
@@ -133,19 +149,23 @@ def warm_up(background: bool = True) -> threading.Thread | None:
 
 
 def _render_with_dot(dot_source: str, timeout: float) -> str:
+    return _run_dot(dot_source, ["-Tsvg"], timeout).decode("utf-8", "replace")
+
+
+def _run_dot(dot_source: str, options: list[str], timeout: float) -> bytes:
     exe = shutil.which("dot")
     if exe is None:  # removed since renderer_name() looked
-        raise RendererUnavailable("no `dot` executable on PATH")
+        raise RendererUnavailable("no `dot` executable on PATH: install Graphviz (apt-get install graphviz)")
     try:
         proc = subprocess.run(
-            [exe, "-Tsvg"], input=dot_source.encode("utf-8"), capture_output=True, timeout=timeout
+            [exe, *options], input=dot_source.encode("utf-8"), capture_output=True, timeout=timeout
         )
     except subprocess.TimeoutExpired:
         raise RenderError(f"`dot` did not finish within {timeout:g} s", "dot") from None
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip()
         raise RenderError(message or f"`dot` exited with status {proc.returncode}", "dot")
-    return proc.stdout.decode("utf-8", "replace")
+    return proc.stdout
 
 
 class _WasmSession:
