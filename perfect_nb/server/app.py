@@ -15,7 +15,7 @@ import time
 
 from fastapi import FastAPI
 
-from perfect_nb.server import api_orchestration
+from perfect_nb.server import api_docs, api_orchestration
 from perfect_nb.server.api import router
 from perfect_nb.server.broadcast import Broadcaster, Wakeup
 from perfect_nb.server.db import Database
@@ -49,7 +49,7 @@ def create_app(db: Database, token: str | None = None, bind_host: str = "127.0.0
 
     from perfect_nb import __version__
 
-    # the API is described at /api/openapi.json; no /docs page: Swagger UI would load its scripts from a CDN
+    # /docs is our own page (api_docs): Swagger UI and ReDoc would load their scripts from a CDN
     api = FastAPI(title="perfect_nb server", version=__version__, lifespan=lifespan, openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
     api.state.db = db
     api.state.broadcaster = Broadcaster()
@@ -58,6 +58,7 @@ def create_app(db: Database, token: str | None = None, bind_host: str = "127.0.0
     api.state.schedule_now = threading.Event()
     api.include_router(router)
     api.include_router(api_orchestration.router)
+    api.include_router(api_docs.router)
     guarded = Guard(api, token=token, bind_host=bind_host, max_body=max_body)
     guarded.api = api  # type: ignore[attr-defined]
     return guarded
