@@ -394,3 +394,19 @@ def test_usage_mistakes_of_the_orchestration_commands_say_what_to_do(orchestra):
     early = perfect("restart", run_id)
     assert early.returncode == 2 and "only a finished run can be restarted" in early.stderr
     assert perfect("flow", "schedule", "nope", "--on").returncode == 2
+
+
+def test_a_state_set_from_outside_stops_the_runs_process_and_stays(orchestra):
+    flow_id = orchestra.register()
+    orchestra.agent()
+    run_id = orchestra.run(flow_id, secs=60.0)
+    orchestra.wait_task(run_id, "wait", "Running")
+    pid = orchestra.run_process(run_id)
+    orchestra.client.set_flow_run_state(run_id, "Failed")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text():
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), "the process stopped itself"
+    time.sleep(1.0)  # whatever it sent on its way out came with a void lease
+    assert type(orchestra.client.get_flow_run_info(run_id).state).__name__ == "Failed"
+    assert orchestra.marks() == {(run_id, "mark"): 1}
