@@ -358,15 +358,24 @@ def test_a_table_preview_says_how_many_rows_it_shows_out_of_how_many():
     assert _preview_html(state.result[big].result).count("<td>") == 20  # 20 rows of one column
 
 
-def test_each_task_error_line_appears_once(capsys):
-    from perfect_nb.utilities.logging import get_logger
+def test_each_task_error_line_appears_once():
+    import io
+    import logging
 
-    get_logger()  # perfect_nb's console handler, as in a notebook
-    with Flow("error once") as flow:
-        explode(1)
-    view = FlowView(flow, use_cache=False)
-    view.run()
-    err = capsys.readouterr().err
-    assert "cannot use 1" not in err  # not on the console as well as in the view
+    from perfect_nb.utilities.logging import configure_logging
+
+    console = next(h for h in configure_logging().handlers if getattr(h, "_perfect_nb", False))  # what prints in a notebook
+    printed = io.StringIO()
+    before = console.setStream(printed)
+    try:
+        with Flow("error once") as flow:
+            explode(1)
+        view = FlowView(flow, use_cache=False)
+        view.run()
+        logging.getLogger("perfect_nb.Task: other").error("outside a view run: printed")
+    finally:
+        console.setStream(before)
+    assert "cannot use 1" not in printed.getvalue()  # not on the console as well as in the view
+    assert "outside a view run: printed" in printed.getvalue()  # the console handler is back as it was
     assert view.summary.value.count("cannot use 1") == 2  # the failure line and its traceback's last line
     assert "cannot use 1" in view.logs.value

@@ -329,7 +329,8 @@ def _task_count(flow: Flow) -> str:
 
 def _task_failure(record: logging.LogRecord) -> bool:
     """A task run's failure line: the view's summary and logs already show it."""
-    return not (record.name == "perfect_nb.Task" and record.levelno >= logging.ERROR)
+    task_logger = record.name == "perfect_nb.Task" or record.name.startswith("perfect_nb.Task:")
+    return not (task_logger and record.levelno >= logging.ERROR)
 
 
 def _quiet_console(logger: logging.Logger):

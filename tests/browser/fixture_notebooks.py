@@ -45,6 +45,42 @@ total(squares(numbers(n)))''',
 ]
 
 
+#: Two cells define a flow of the same name, each with other tasks.
+TWIN_FLOW = "twin"
+TWINS = [
+    "%load_ext perfect_nb",
+    '''\
+import time
+
+from perfect_nb import Parameter, task
+
+
+@task
+def count(n):
+    time.sleep(0.6)
+    return list(range(n))
+
+
+@task
+def size(xs):
+    time.sleep(0.6)
+    return len(xs)
+
+
+@task
+def hello(who):
+    return f"hello {who}"''',
+    f'''\
+%%perfect_flow {TWIN_FLOW}
+n = Parameter("n", default=2)
+size(count(n))''',
+    f'''\
+%%perfect_flow {TWIN_FLOW}
+who = Parameter("who", default="you")
+hello(who)''',
+]
+
+
 def write(path: pathlib.Path, cells: list[str]) -> pathlib.Path:
     """Write ``cells`` (code sources) as a Python 3 notebook at ``path``."""
     nb = nbformat.v4.new_notebook()
@@ -57,3 +93,4 @@ def write(path: pathlib.Path, cells: list[str]) -> pathlib.Path:
 def write_all(root: pathlib.Path) -> None:
     """Write the fixture notebook(s) into ``root`` (a copy the server serves)."""
     write(root / "browser-form.ipynb", FORM)
+    write(root / "browser-twins.ipynb", TWINS)

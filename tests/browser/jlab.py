@@ -369,3 +369,15 @@ def copy_notebooks(source: Path, target: Path) -> Path:
     """A temporary copy of ``source`` (JupyterLab autosaves what it opens)."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".perfect_cache"))
     return target
+
+
+# Whether the current notebook has unsaved changes (JupyterLab's dot on the tab).
+DIRTY = "() => window.jupyterapp.shell.currentWidget.context.model.dirty"
+
+# What the marked cell's outputs show: their text, and the pictures (img) with their size once loaded.
+CELL_OUTPUT = """(key) => {
+  const cell = document.querySelector(`[data-pnb-cell="${key}"]`);
+  const area = cell.querySelector('.jp-OutputArea');
+  const imgs = [...area.querySelectorAll('img')].map((i) => [i.complete ? i.naturalWidth : 0, i.getBoundingClientRect().height]);
+  return {text: area.innerText, imgs};
+}"""

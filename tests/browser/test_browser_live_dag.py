@@ -8,7 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .jlab import skip_without_browser
+from .jlab import CELL_OUTPUT, DIRTY, skip_without_browser
 
 skip_without_browser()
 
@@ -29,9 +29,27 @@ _GRAPH = """(key) => {
 }"""
 
 
+def _saved_output_shows_the_final_dag(nb):
+    """Opened as saved, before any cell runs: the flow cell shows its stored picture of the
+    last run (JupyterLab does not trust a saved output: no widget, no SVG, but a PNG), never
+    "Error displaying widget: model not found"; and opening it did not mark it modified."""
+    nb.page.wait_for_function(
+        "(key) => { const i = document.querySelector(`[data-pnb-cell=\"${key}\"] .jp-OutputArea img`); return i && i.complete && i.naturalWidth > 0; }",
+        arg="dag", polling=100, timeout=10_000,
+    )
+    shown = nb.page.evaluate(CELL_OUTPUT, "dag")
+    notebook_text = nb.page.evaluate("() => document.querySelector('.jp-Notebook').innerText")
+    assert "model not found" not in notebook_text and "Error displaying widget" not in notebook_text
+    assert len(shown["imgs"]) == 1 and shown["imgs"][0][0] > 300 and shown["imgs"][0][1] > 200, shown
+    assert not nb.page.evaluate(DIRTY), "opening the tutorial marked it modified (its saved kernelspec or metadata differ from JupyterLab's)"
+    nb.cell("dag").locator(".jp-OutputArea img").first.scroll_into_view_if_needed()
+    nb.screenshot("saved-dag-before-running", nb.cell("dag").locator(".jp-OutputArea").first)
+
+
 def test_live_dag_colours_follow_the_run(nb):
     nb.open(NOTEBOOK)
     nb.mark_cell(f"%%perfect_flow {FLOW}", "dag")
+    _saved_output_shows_the_final_dag(nb)
     nb.record("dag")
     nb.run_all()
     nb.wait_all_run(timeout=90)
