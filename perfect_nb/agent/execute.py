@@ -64,15 +64,14 @@ def _raise_interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
-def restart_states(flow: Any, task_runs: list, results_dir: Any) -> tuple[dict, list[str]]:
+def restart_states(flow: Any, task_runs: list) -> tuple[dict, list[str]]:
     """The states to start a restarted run from: each task run that succeeded with a stored
-    result, as its state with that result read back. Returns (task_states, names of the
-    succeeded task runs that kept no result and run again)."""
-    from perfect_nb.engine.results import LocalResult
+    result, as its state with that result read back (by the task's ``result``, else the
+    flow's). Returns (task_states, names of the succeeded task runs that kept no result,
+    or whose result cannot be read, and so run again)."""
     from perfect_nb.engine.state import Mapped, Success
 
     by_slug = {t.slug: t for t in flow.tasks}
-    store = LocalResult(dir=results_dir)
     parents: dict[str, dict[int, Any]] = {}
     states, rerun = {}, []
     for row in task_runs:
@@ -88,6 +87,7 @@ def restart_states(flow: Any, task_runs: list, results_dir: Any) -> tuple[dict, 
             rerun.append(row["task_slug"] + (f"[{row['map_index']}]" if row["map_index"] >= 0 else ""))
             continue
         try:
+            store = task.result if task.result is not None else flow.result
             state = Success("Result kept from an earlier attempt.", result=store.read(location).value)
         except Exception:
             rerun.append(row["task_slug"])
@@ -132,7 +132,7 @@ def execute_flow_run(run_id: str, lease: int | None = None, api: str | None = No
             from perfect_nb.engine.results import LocalResult
 
             flow.result = LocalResult(dir=results)
-        task_states, _ = restart_states(flow, info.task_runs, getattr(flow.result, "dir", results))
+        task_states, _ = restart_states(flow, info.task_runs)
         context = {"flow_run_id": run_id, "flow_id": info.flow_id, "flow_run_name": info.name, "flow_run_lease": lease}
         try:
             state = flow.run(parameters=info.parameters, run_on_schedule=False, backend=client, context=context, task_states=task_states)

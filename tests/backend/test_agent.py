@@ -410,3 +410,42 @@ def test_a_state_set_from_outside_stops_the_runs_process_and_stays(orchestra):
     time.sleep(1.0)  # whatever it sent on its way out came with a void lease
     assert type(orchestra.client.get_flow_run_info(run_id).state).__name__ == "Failed"
     assert orchestra.marks() == {(run_id, "mark"): 1}
+
+
+MAPPED = '''
+import os
+from perfect_nb import Flow, Parameter, context, task, unmapped
+
+@task
+def each(i, out, flag):
+    with open(out, "a") as f:
+        f.write(f"{context.get('flow_run_id')} each[{context.get('map_index')}]\\n")
+    if i == 2 and not os.path.exists(flag):
+        raise ValueError("no flag")
+    return i * 10
+
+@task
+def total(xs):
+    return sum(xs)
+
+with Flow("mapped") as flow:
+    out, flag = Parameter("out"), Parameter("flag")
+    total(each.map([1, 2, 3], out=unmapped(out), flag=unmapped(flag)))
+'''
+
+
+def test_restart_of_a_map_reruns_only_the_children_that_failed(orchestra):
+    from perfect_nb.engine.results import LocalResult
+
+    flow_id = orchestra.register(MAPPED, name="mapped.py")
+    orchestra.agent()
+    flag = orchestra.tmp / "flag"
+    run_id = orchestra.run(flow_id, flag=str(flag))
+    assert type(orchestra.wait_state(run_id, "Success", "Failed", timeout=20).state).__name__ == "Failed"
+    flag.write_text("")
+    orchestra.client.restart_flow_run(run_id)
+    info = orchestra.wait_state(run_id, "Success", "Failed", timeout=20)
+    assert info.state.is_successful(), ([(t.task_slug, t.map_index, t.state, t.state.message) for t in info.task_runs], orchestra.marks())
+    assert orchestra.marks() == {(run_id, "each[0]"): 1, (run_id, "each[1]"): 2, (run_id, "each[2]"): 1}
+    total = next(t for t in info.task_runs if t.task_slug == "total")
+    assert LocalResult(dir=orchestra.home / "results").read(total.result_location).value == 60
