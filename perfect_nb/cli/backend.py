@@ -121,7 +121,7 @@ def _server_start(args: argparse.Namespace) -> int:
     keep = config.keep_days if args.keep_days is None else args.keep_days
     try:
         start(args.host or config.host, args.port or int(config.port), url, keep_days=float(keep))
-    except DatabaseError as exc:
+    except (DatabaseError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     return EXIT_OK
 

@@ -29,13 +29,14 @@ def start(host: str, port: int, database_url: str | None, keep_days: float, toke
 
     from perfect_nb.server.app import MAX_BODY, create_app
 
+    from perfect_nb.server.services import Settings
+
+    settings = Settings.from_config()  # a bad [server] value stops here, before anything starts
     db = Database(database_url or load_config().server.database_url or None)
     revision = upgrade(db)
     token, new = server_token(host, token)
     max_body = int(load_config().server.get("max_body") or MAX_BODY)
-    from perfect_nb.server.services import Settings
-
-    app = create_app(db, token=token, bind_host=host, keep_days=keep_days, max_body=max_body, settings=Settings.from_config())
+    app = create_app(db, token=token, bind_host=host, keep_days=keep_days, max_body=max_body, settings=settings)
     shown = f"[{host}]" if ":" in host else host
     print(f"perfect_nb server on http://{shown}:{port} (database {redact(db.url)}, schema {revision})", flush=True)
     if new:

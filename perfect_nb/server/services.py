@@ -37,11 +37,28 @@ class Settings:
 
     @classmethod
     def from_config(cls) -> "Settings":
+        """From ``[server]`` (config.toml or ``PERFECT_NB__SERVER__...``); a bad value is a
+        ValueError naming the key."""
         from perfect_nb.configuration import load_config
 
         server = load_config().server
-        return cls(heartbeat_seconds=float(server.heartbeat_seconds), max_claims=int(server.max_claims), late_after_seconds=float(server.late_after_seconds),
-                   schedule_horizon_hours=float(server.schedule_horizon_hours), schedule_max_runs=int(server.schedule_max_runs))
+        values = {}
+        for field in dataclasses.fields(cls):
+            if field.name in server:
+                try:
+                    value = _cast(field.default, server[field.name])
+                except (TypeError, ValueError):
+                    raise ValueError(f"[server] {field.name} must be a positive number, got {server[field.name]!r} "
+                                     f"(config.toml or PERFECT_NB__SERVER__{field.name.upper()}).") from None
+                values[field.name] = value
+        return cls(**values)
+
+
+def _cast(default: float | int, value: object) -> float | int:
+    number = type(default)(value)  # int for counts, float for seconds
+    if number <= 0:
+        raise ValueError(value)
+    return number
 
 
 def services_loop(db: Database, settings: Settings, stop: threading.Event, notify: Callable[[list[dict]], None], up_since: float,

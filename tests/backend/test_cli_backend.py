@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -89,3 +90,9 @@ def test_magic_register_flag_registers_the_cells_flow(server, ip, monkeypatch, c
         assert [f["name"] for f in client.request("GET", "/flows", params={"project": "nb"})] == ["magicflow"]
         with pytest.raises(UsageError, match="--register nope: .*'nope'"):
             ip.run_cell_magic("perfect_flow", "magicflow --no-run --register nope", "one()")
+
+
+def test_a_bad_server_setting_is_one_line_naming_the_key(home):
+    env = {**os.environ, "PERFECT_NB__SERVER__HEARTBEAT_SECONDS": "abc"}
+    out = subprocess.run([sys.executable, "-m", "perfect_nb", "server", "start", "--port", "9"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "heartbeat_seconds must be a positive number, got 'abc'" in out.stderr and "Traceback" not in out.stderr
