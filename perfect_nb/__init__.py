@@ -47,6 +47,8 @@ __all__ = [
 
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython
     """``%load_ext perfect_nb``: register the notebook magics."""
+    from perfect_nb.notebook import backend_magic
     from perfect_nb.notebook.magics import load_ipython_extension as load
 
     load(ipython)
+    backend_magic.load(ipython)

@@ -96,3 +96,20 @@ def test_a_bad_server_setting_is_one_line_naming_the_key(home):
     env = {**os.environ, "PERFECT_NB__SERVER__HEARTBEAT_SECONDS": "abc"}
     out = subprocess.run([sys.executable, "-m", "perfect_nb", "server", "start", "--port", "9"], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "heartbeat_seconds must be a positive number, got 'abc'" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_perfect_backend_magic_shows_and_switches_the_backend(ip, server, capsys):
+    ip.run_line_magic("perfect_backend", "")
+    assert "Backend: none; runs are not recorded" in capsys.readouterr().out
+    ip.run_line_magic("perfect_backend", f"server --api {server.api}")
+    shown = capsys.readouterr().out
+    assert f"Backend: server at {server.api} (perfect_nb" in shown and "is recorded there" in shown
+    ip.run_line_magic("perfect_backend", "server --api http://127.0.0.1:9")
+    assert "http://127.0.0.1:9, which does not answer" in capsys.readouterr().out
+    ip.run_line_magic("perfect_backend", "none")
+    assert "Backend: none" in capsys.readouterr().out
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="--api goes with `server`"):
+        ip.run_line_magic("perfect_backend", "none --api http://x")
