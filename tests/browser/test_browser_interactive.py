@@ -84,5 +84,13 @@ def test_click_node_details_and_run_this_task(nb):
     expect(details).to_contain_text("squares: Success")
     expect(view.locator(".pnb-summary")).to_contain_text("2 ran")
     expect(view.locator(".pnb-legend")).to_have_text(re.compile(r"^\s*Success 2\s*Cached 2\s*$"))
+    # Each swatch has its nodes' colour; Cached, a lighter green, is also dashed, as its nodes are.
+    swatches = view.evaluate("""(el) => Object.fromEntries([...el.querySelectorAll('.pnb-legend-item')].map((i) => {
+      const s = i.querySelector('.pnb-swatch');
+      return [i.dataset.state, [getComputedStyle(s).backgroundColor, getComputedStyle(s).borderTopStyle]];
+    }))""")
+    assert swatches == {"Success": ["rgb(40, 167, 69)", "solid"], "Cached": ["rgb(52, 208, 88)", "dashed"]}, swatches
+    assert view.locator('g.node[data-slug="numbers"] ellipse[stroke-dasharray]').count() == 1
+    assert view.locator('g.node[data-slug="squares"] ellipse[stroke-dasharray]').count() == 0
     nb.screenshot("run-this-task", view)
     nb.assert_offline_and_quiet()
