@@ -259,3 +259,20 @@ def test_two_cells_with_the_same_flow_name_keep_their_own_views(ip, run_cell):
         assert cell_views["cell-a"] is a  # a cell run again updates its own view in place
     finally:
         cell_views.clear()
+
+
+def test_rerun_of_the_first_of_two_same_named_flows_uses_its_cell_view(ip, run_cell):
+    from perfect_nb.notebook import rerun
+    from perfect_nb.notebook.magics import cell_views
+
+    run_cell(TASKS)
+    cell_views.clear()
+    try:
+        ip.run_cell("%%perfect_flow pair\nfirst = double(3)\n", cell_id="one")
+        flow_one = ip.user_ns["pair"]
+        ip.run_cell("%%perfect_flow pair\nsecond = add(1, 2)\n", cell_id="two")
+        state = rerun(flow_one, "double")
+        assert state.is_successful() and cell_views["one"].flow is flow_one
+        assert cell_views["one"].states == {"double": "Success"} and "forced" in cell_views["one"].summary.value
+    finally:
+        cell_views.clear()

@@ -18,7 +18,10 @@ def rerun(flow: Any, task: Any, downstream: bool = True):
     Uses the view ``%%perfect_flow`` displayed for this flow (and its last parameters) when
     there is one, so that view recolours.
     """
-    view = views.get(flow.name)
-    if view is None or view.flow is not flow:
+    from perfect_nb.notebook.magics import cell_views
+
+    shown = [views.get(flow.name), *cell_views.values()]  # a cell's own view, when two cells share a name
+    view = next((v for v in shown if v is not None and v.flow is flow), None)
+    if view is None:
         view = FlowView(flow)
     return view.rerun(task, downstream=downstream)
