@@ -328,7 +328,7 @@ def _no_agent_hint(client: Any, info: Any) -> str:
 
 def _watch(client: Any, run_id: str, poll: float = 0.5, hint_after: float = 3.0) -> int:
     """Print the run's state changes and logs until it finishes; exit 0 on success."""
-    started, seen_states, last_log, hinted = time.monotonic(), 0, 0, False
+    started, seen_states, last_log, hinted, late_said = time.monotonic(), 0, 0, False, False
     while True:
         states = client.get_flow_run_states(run_id)
         for s in states[seen_states:]:
@@ -345,7 +345,11 @@ def _watch(client: Any, run_id: str, poll: float = 0.5, hint_after: float = 3.0)
                 counts[name] = counts.get(name, 0) + 1
             print(f"Flow run {run_id}: {type(info.state).__name__} ({', '.join(f'{n} {k}' for k, n in sorted(counts.items())) or 'no task runs'}).", flush=True)
             return EXIT_OK if info.state.is_successful() else EXIT_FAILED
-        if not hinted and type(info.state).__name__ == "Scheduled" and time.monotonic() - started > hint_after:
+        due = type(info.state).__name__ == "Scheduled" and info.scheduled_start_time <= time.time()
+        if not hinted and due and time.monotonic() - started > hint_after:
             hinted = True
             print(_no_agent_hint(client, info), file=sys.stderr, flush=True)
+        if info.get("late") and not late_said:
+            late_said = True
+            print(f"{time.strftime('%H:%M:%S')} flow run Late  still Scheduled {time.time() - info.scheduled_start_time:.0f} s after its time", flush=True)
         time.sleep(poll)
