@@ -198,6 +198,7 @@ def test_without_widgets_the_view_falls_back_to_a_picture_jupyterlab_shows(monke
     view_module._picture.cache_clear()
     svg = view.static_picture()["image/svg+xml"]  # no `dot`: the in-process SVG
     assert svg.count(f'fill="{color_for("Success")}"') == 4 and "legend:Success" in svg
+    assert re.search(r">Success in \d+\.\d\d s: 3 Success</text>", svg), "the outcome, as the summary says it"
 
 
 def test_interrupt_marks_unfinished_cancelled_and_keeps_finished():

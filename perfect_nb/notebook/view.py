@@ -31,7 +31,7 @@ from perfect_nb.core.flow import Flow
 from perfect_nb.engine.events import StateChange
 from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State, TriggerFailed
 from perfect_nb.notebook.throttle import Throttle
-from perfect_nb.viz.dot import hidden_tasks, to_dot
+from perfect_nb.viz.dot import hidden_tasks, quote_text, to_dot
 from perfect_nb.viz.live import LiveSvg
 
 __all__ = ["DagView", "FlowView", "views"]
@@ -152,6 +152,7 @@ class FlowView(widgets.VBox):
         self._started: dict[str, float] = {}
         self._ended: dict[str, float] = {}
         self._logs = _LogCollector()
+        self._outcome = ""
 
     # --- running -------------------------------------------------------------
     def run(self, executor: Any = None, force: Any = (), hold: Any = (), **parameters: Any) -> State:
@@ -243,6 +244,8 @@ class FlowView(widgets.VBox):
             if type(task_state) is Mapped:
                 self._progress[task.slug] = collections.Counter(s.type for s in task_state.map_states)
         self._throttle.flush()
+        drawn = {t: s for t, s in (state.result or {}).items() if t not in hidden_tasks(self.flow)} if isinstance(state.result, dict) else {}
+        self._outcome = f"{state.type} in {seconds:.2f} s: {_count_text(drawn)}"
         self.summary.value = _summary_html(state, seconds, self.flow, self._ran)
         self.results.value = _results_html(self.flow, state)
         self.logs.value = _logs_html(self._logs.by_task)
@@ -305,7 +308,11 @@ class FlowView(widgets.VBox):
                 states[slug] = [name for name, n in sorted(counts.items()) for _ in range(max(n, 0))] or states.get(slug)
         if all(name == "Pending" for name in states.values()):
             states = {}
-        return _picture(to_dot(self.flow, states or None, horizontal=self.horizontal))
+        dot = to_dot(self.flow, states or None, horizontal=self.horizontal)
+        outcome = getattr(self, "_outcome", "") if states else ""
+        if outcome:  # the run's outcome under the drawing, as the summary says it
+            dot = dot.replace("digraph {\n", f"digraph {{\n  label={quote_text(outcome)} labelloc=b fontsize=11\n", 1)
+        return _picture(dot)
 
     def __repr__(self) -> str:
         return f"<FlowView {self.flow.name!r}: {_task_count(self.flow)}>"
@@ -354,8 +361,7 @@ def _summary_html(state: State, seconds: float, flow: Flow, ran: set[str] | None
     task_states = state.result if isinstance(state.result, dict) else {}
     hidden = hidden_tasks(flow)
     task_states = {t: s for t, s in task_states.items() if t not in hidden}  # count what is drawn
-    counts = collections.Counter(_kind_text(s) for s in task_states.values())
-    count_text = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+    count_text = _count_text(task_states)
     out = [f"<div class='pnb-summary'><b>{html.escape(state.type)}</b> in {seconds:.2f} s — {html.escape(count_text)}"]
     if state.message:
         out.append(f"<div>{html.escape(state.message)}</div>")
@@ -365,6 +371,12 @@ def _summary_html(state: State, seconds: float, flow: Flow, ran: set[str] | None
             out.append(_failure_html(label, failed))
     out.append("</div>")
     return "".join(out)
+
+
+def _count_text(task_states: dict) -> str:
+    """"1 Failed, 4 Success": how many tasks ended in each state."""
+    counts = collections.Counter(_kind_text(s) for s in task_states.values())
+    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
 
 
 def _reasons_html(task_states: dict, ran_slugs: set[str] | None = None) -> str:

@@ -351,7 +351,7 @@ def _legend(states: list[Any], taken: set[str], horizontal: bool) -> list[str]:
     entries = colors.legend(states)
     if not entries:
         return []
-    out = ["subgraph cluster_legend {", f"  graph{_attrs(label='States', fontsize=10, style='rounded', color='#bbbbbb')}"]
+    out = ["subgraph cluster_legend {", f"  graph{_attrs(label='States', labelloc='t', fontsize=10, style='rounded', color='#bbbbbb')}"]
     ids = []
     for name, fill in entries:
         node_id = f"legend:{name}"
