@@ -25,6 +25,7 @@ import heapq
 import itertools
 import logging
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -176,11 +177,20 @@ class FlowRunner:
         with _heap_frozen():
             run = _FlowRun(self, params, executor, dict(task_states or {}), context or {}, task_contexts or {}, list(listeners or []), task_runner_state_handlers, cache)
             final = run.execute(state)
+        _flush_notifications()
         keep = set(return_tasks) if return_tasks is not None else None
         final.result = {t: s for t, s in run.task_states().items() if keep is None or t in keep}
         if cache is not None:
             cache.finish(final)
         return final
+
+
+def _flush_notifications() -> None:
+    """Wait for the run's notifications still being sent (each bounded by its deadline);
+    nothing to do, and nothing imported, when no notifier was ever made."""
+    notifications = sys.modules.get("perfect_nb.utilities.notifications")
+    if notifications is not None:
+        notifications.flush()
 
 
 @contextlib.contextmanager
