@@ -82,6 +82,7 @@ def test_slack_message_names_task_state_and_message(load):
         new = Failed("disk full")
         handler = slack_notifier(webhook_url=hook.url)
         assert handler(load, Running(), new) is new
+        notifications.flush()  # sent by a background thread: wait for it
     assert len(hook.received) == 1
     body = hook.received[0]
     assert "load_data" in body["text"] and "Failed" in body["text"] and "disk full" in body["text"]
@@ -101,12 +102,14 @@ def test_slack_names_a_flow_as_flow():
 
     with webhook_server() as hook:
         slack_notifier(Flow(), Running(), Success("All reference tasks succeeded."), webhook_url=hook.url)
+        notifications.flush()
     assert hook.received[0]["text"].startswith("Flow 'etl' is now Success")
 
 
 def test_slack_escapes_markup(load):
     with webhook_server() as hook:
         slack_notifier(load, Running(), Failed("a < b & c"), webhook_url=hook.url)
+        notifications.flush()
     assert "a &lt; b &amp; c" in hook.received[0]["text"]
 
 
@@ -115,6 +118,7 @@ def test_slack_url_from_environment(monkeypatch, load):
         monkeypatch.setenv("SLACK_WEBHOOK_URL", hook.url)
         handler = slack_notifier()
         handler(load, Running(), Success())
+        notifications.flush()
     assert len(hook.received) == 1
 
 
@@ -122,6 +126,7 @@ def test_slack_direct_call_acts_at_once(load):
     with webhook_server() as hook:
         new = Success("done")
         assert slack_notifier(load, Running(), new, webhook_url=hook.url) is new
+        notifications.flush()
     assert len(hook.received) == 1
 
 
@@ -133,6 +138,7 @@ def test_only_states_filters_and_matches_subclasses(load):
         assert hook.received == []  # a Success is not sent when only_states=[Failed]
         handler(load, Running(), Failed("x"))
         handler(load, Running(), TimedOut("y"))  # a subclass of Failed
+        notifications.flush()  # one task's messages arrive in order
     assert [b["attachments"][0]["fields"][0]["value"] for b in hook.received] == ["Failed", "TimedOut"]
 
 
@@ -143,6 +149,7 @@ def test_ignore_states_filters_and_wins_over_only_states(load):
             handler(load, None, state)
         both = slack_notifier(only_states=[Failed], ignore_states=[TriggerFailed], webhook_url=hook.url)
         both(load, Pending(), TriggerFailed("upstream failed"))
+        notifications.flush()
     assert [b["attachments"][0]["fields"][0]["value"] for b in hook.received] == ["Success"]
 
 
@@ -176,6 +183,7 @@ def test_unreachable_webhook_logs_warning_and_keeps_state(load, caplog):
     new = Failed("boom", result=ValueError("boom"))
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         assert handler(load, Running(), new) is new
+        notifications.flush()
     assert new.message == "boom" and isinstance(new, Failed)
     [record] = [r for r in caplog.records if r.name == LOGGER]
     assert record.levelno == logging.WARNING
@@ -187,6 +195,7 @@ def test_http_error_logs_warning_and_keeps_state(load, caplog):
     with webhook_server(status=500) as hook, caplog.at_level(logging.WARNING, logger=LOGGER):
         new = Failed("boom")
         assert slack_notifier(load, Running(), new, webhook_url=hook.url) is new
+        notifications.flush()
     assert len(hook.received) == 1
     assert any("500" in r.getMessage() for r in caplog.records if r.name == LOGGER)
 
@@ -201,6 +210,7 @@ def test_timeout_is_short_and_configurable(load, caplog):
         start = time.monotonic()
         with caplog.at_level(logging.WARNING, logger=LOGGER):
             slack_notifier(load, Running(), Failed(), webhook_url=url, timeout=0.5)
+            notifications.flush()
         assert time.monotonic() - start < 5
     assert any(r.name == LOGGER for r in caplog.records)
     assert notifications.DEFAULT_TIMEOUT == 10.0
@@ -227,6 +237,7 @@ def test_email_arrives_with_subject_and_bodies(load):
         handler(load, Running(), Success())  # filtered out
         new = Failed("disk full")
         assert handler(load, Running(), new) is new
+        notifications.flush()
     assert len(mail.messages) == 1
     msg = mail.messages[0]
     assert msg["Subject"] == "[perfect_nb] Task 'load_data' is now Failed"
@@ -243,6 +254,7 @@ def test_email_html_is_escaped(load):
     with smtp_server() as mail:
         email_notifier(load, Running(), Failed("<script>x</script>"), to="a@example.com",
                        smtp_host=mail.host, smtp_port=mail.port, smtp_type="INSECURE")
+        notifications.flush()
     assert "&lt;script&gt;" in mail.messages[0].get_body(("html",)).get_content()
 
 
@@ -255,6 +267,7 @@ def test_email_settings_from_environment_and_login(monkeypatch, load):
         handler = email_notifier(smtp_type="INSECURE")
         assert "s3cret" not in repr(handler)
         handler(load, Running(), Success("ok"))
+        notifications.flush()
     assert mail.logins == ["bot@example.com"]
     assert mail.envelopes == [("bot@example.com", ["bot@example.com"])]  # mails yourself
     assert "s3cret" not in pickle.dumps(handler).decode("latin-1")
@@ -268,6 +281,7 @@ def test_email_wrong_password_logs_warning(monkeypatch, load, caplog):
         with caplog.at_level(logging.WARNING, logger=LOGGER):
             assert email_notifier(load, Running(), new, smtp_host=mail.host, smtp_port=mail.port,
                                   smtp_type="INSECURE") is new
+            notifications.flush()
     assert mail.messages == []
     assert any("e-mail" in r.getMessage() for r in caplog.records if r.name == LOGGER)
 
@@ -278,6 +292,7 @@ def test_unreachable_smtp_logs_warning_and_keeps_state(load, caplog):
     new = Failed("boom")
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         assert handler(load, Running(), new) is new
+        notifications.flush()
     assert any(r.levelno == logging.WARNING and "load_data" in r.getMessage()
                for r in caplog.records if r.name == LOGGER)
 
@@ -288,6 +303,7 @@ def test_tls_against_plain_server_logs_warning(load, caplog, smtp_type):
         new = Failed()
         assert email_notifier(load, Running(), new, to="a@example.com", smtp_host=mail.host,
                               smtp_port=mail.port, smtp_type=smtp_type, timeout=2) is new
+        notifications.flush()
     assert mail.messages == []
     assert any(r.name == LOGGER for r in caplog.records)
 
@@ -357,3 +373,156 @@ def test_notifier_on_a_flow_names_the_flow():
 
         flow.run()
     assert [b["text"].split(":")[0] for b in hook.received] == ["Flow 'notify-flow' is now Failed"]
+
+
+# --------------------------------------------------------------------------
+# servers that hang or drip: one total deadline per notification, off the task's path
+# --------------------------------------------------------------------------
+class SlowServer:
+    """A TCP server on 127.0.0.1 that accepts and then never answers (``drip=None``) or
+    sends ``drip`` one byte every 50 ms, forever; it counts connections still open."""
+
+    def __init__(self, drip: bytes | None = None) -> None:
+        import socket
+        import threading
+
+        self.drip = drip
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.accepted = 0
+        self.open = 0
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.accepted += 1
+                self.open += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        with conn:
+            data = self.drip * 10_000 if self.drip else b""
+            i = 0
+            while not self.stop.wait(0.05):
+                if data:
+                    try:
+                        conn.sendall(data[i:i + 1])
+                    except OSError:
+                        break
+                    i += 1
+                else:
+                    try:
+                        conn.setblocking(False)
+                        if conn.recv(65536) == b"":  # the client hung up
+                            break
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        break
+        with self._lock:
+            self.open -= 1
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def slow_server():
+    servers = []
+
+    def make(drip=None):
+        servers.append(SlowServer(drip))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+def _three_notifying_tasks(make_handler, shared=True):
+    """A chain of three tasks, each notifying on Success through one shared handler
+    (the usual way: one lane, in order) or through a handler each (three lanes)."""
+    from perfect_nb import Flow, task
+
+    one_handler = make_handler()
+    handlers = [one_handler if shared else make_handler() for _ in range(3)]
+
+    @task(state_handlers=[handlers[0]])
+    def one():
+        return 1
+
+    @task(state_handlers=[handlers[1]])
+    def two(x):
+        return x + 1
+
+    @task(state_handlers=[handlers[2]])
+    def three(x):
+        return x + 1
+
+    with Flow("notify-slow") as flow:
+        three(two(one()))
+    return flow
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-notifier", "a-notifier-each"])
+@pytest.mark.parametrize("drip", [None, b"HTTP/1.1 200 OK\r\nX-Slow: "], ids=["never-answers", "drips-bytes"])
+def test_three_notifying_tasks_against_a_slow_webhook_finish_within_about_one_deadline(slow_server, drip, shared, perfect_nb_log):
+    server = slow_server(drip)
+    flow = _three_notifying_tasks(lambda: slack_notifier(only_states=[Success], webhook_url=server.url, timeout=1), shared)
+    start = time.monotonic()
+    state = flow.run()
+    elapsed = time.monotonic() - start
+    assert state.is_successful()
+    # one notifier: the messages queued behind the first are given up with it; one each: all tried at once
+    assert server.accepted == (1 if shared else 3)
+    assert elapsed < 2.8, f"took {elapsed:.1f} s for three notifications with timeout=1"
+    warnings = [r.getMessage() for r in perfect_nb_log.records if r.name == LOGGER]
+    assert len(warnings) == 3 and all("within 1 s" in w for w in warnings), warnings
+    assert [w.split("'")[1] for w in warnings] == ["one", "two", "three"]  # in the order of the state changes
+
+
+def test_a_dripping_smtp_server_is_given_up_after_one_deadline(slow_server, perfect_nb_log):
+    server = slow_server(b"220-still thinking ")
+    handler = email_notifier(to="a@example.com", smtp_host="127.0.0.1", smtp_port=server.port,
+                             smtp_type="INSECURE", only_states=[Success], timeout=1)
+    start = time.monotonic()
+    assert _three_notifying_tasks(lambda: handler).run().is_successful()
+    assert time.monotonic() - start < 2.8
+    warnings = [r.getMessage() for r in perfect_nb_log.records if r.name == LOGGER]
+    assert len(warnings) == 3 and all("e-mail" in w and "within 1 s" in w for w in warnings), warnings
+
+
+def test_a_notification_is_sent_off_the_tasks_path(slow_server, perfect_nb_log):
+    from perfect_nb import Flow, task
+
+    server = slow_server()
+    seen = {}
+
+    def warnings():
+        return [r for r in perfect_nb_log.records if r.name == LOGGER]
+
+    @task(state_handlers=[slack_notifier(only_states=[Success], webhook_url=server.url, timeout=1)])
+    def first():
+        return 1
+
+    @task
+    def second(x):
+        seen["warned before second ran"] = len(warnings())  # first's notification is still waiting
+        return x + 1
+
+    with Flow("off-path") as flow:
+        second(first())
+    assert flow.run().is_successful()
+    assert seen["warned before second ran"] == 0
+    assert len(warnings()) == 1  # flow.run() waited for it, at its end

@@ -16,9 +16,15 @@ arguments only and it returns a handler with those settings bound; call it with
 ``gmail_notifier``      ``email_notifier`` preset for smtp.gmail.com:465 (SSL)
 ======================  =====================================================
 
-A notifier never fails the run: when its server cannot be reached, times out
-or answers with an error, it logs a warning on the ``perfect_nb.notifications``
-logger and returns ``new_state`` unchanged. Missing configuration (no webhook
+A notifier never fails the run, nor holds it: the handler returns at once and
+the message is sent by a background thread, with one total deadline
+(``timeout``, for connecting, sending and reading the answer together, however
+slowly the server drips bytes). When the server cannot be reached, misses the
+deadline or answers with an error, a warning goes to the
+``perfect_nb.notifications`` logger. ``flow.run()`` waits, at its end, for the
+notifications still being sent (:func:`flush`): the notifications of a run are
+sent in parallel, so a server that never answers costs the run about one
+deadline, not one per message. Missing configuration (no webhook
 URL, no SMTP host) is a mistake in the flow, so it raises ``ValueError`` when
 the handler is created.
 
@@ -34,12 +40,17 @@ True
 from __future__ import annotations
 
 import abc
+import atexit
+import collections
 import html
+import itertools
 import json
 import logging
 import os
 import smtplib
+import socket
 import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -53,6 +64,7 @@ __all__ = [
     "callback_factory",
     "email_message",
     "email_notifier",
+    "flush",
     "gmail_notifier",
     "slack_message",
     "slack_notifier",
@@ -61,7 +73,7 @@ __all__ = [
 
 logger = logging.getLogger("perfect_nb.notifications")
 
-#: Seconds a notifier waits for its server before giving up with a warning.
+#: Seconds a notification may take in all (connect, send, answer) before it is given up with a warning.
 DEFAULT_TIMEOUT = 10.0
 
 SLACK_URL_ENV = "SLACK_WEBHOOK_URL"
@@ -236,6 +248,178 @@ def email_message(
 
 
 # --------------------------------------------------------------------------
+# sending: off the task's path, one total deadline per notification
+# --------------------------------------------------------------------------
+class _Deadline:
+    """One total deadline for one notification.
+
+    A socket timeout bounds each read, so a server that drips one byte at a time
+    could hold a send forever. Here a watchdog thread waits until the deadline and
+    then shuts down every watched connection (again every 50 ms, for a socket opened
+    late), which ends whatever read or write is blocked on it.
+    """
+
+    def __init__(self, seconds: float, end: Optional[float] = None) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds if end is None else end
+        self.expired = False
+        self._sockets: list[Callable[[], Any]] = []
+        self._done = threading.Event()
+
+    def left(self) -> float:
+        """Seconds until the deadline (at least a millisecond: a socket timeout of 0 means non-blocking)."""
+        return max(0.001, self.end - time.monotonic())
+
+    def watch(self, get_socket: Callable[[], Any]) -> None:
+        """Shut down ``get_socket()`` (the connection's current socket, or None) at the deadline."""
+        self._sockets.append(get_socket)
+
+    def __enter__(self) -> "_Deadline":
+        threading.Thread(target=self._watchdog, name="perfect_nb-notify-deadline", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+
+    def _watchdog(self) -> None:
+        if self._done.wait(max(0.0, self.end - time.monotonic())):
+            return
+        self.expired = True
+        while True:
+            for get_socket in list(self._sockets):
+                sock = get_socket()
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except (OSError, ValueError):
+                        pass
+            if self._done.wait(0.05):
+                return
+
+
+def _watched(connection_class: type, deadline: _Deadline) -> type:
+    """``connection_class`` (http.client) whose socket ``deadline`` watches."""
+
+    class Watched(connection_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            deadline.watch(lambda: self.sock)
+
+    return Watched
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    """A urllib opener (proxies from the environment, as ``urlopen``) whose connections ``deadline`` watches."""
+    import http.client
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req: Any) -> Any:
+            return self.do_open(_watched(http.client.HTTPConnection, deadline), req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req: Any) -> Any:
+            return self.do_open(_watched(http.client.HTTPSConnection, deadline), req, context=ssl.create_default_context())
+
+    return urllib.request.build_opener(HTTP, HTTPS)
+
+
+class _Outbox:
+    """Notifications being sent, off the caller's thread.
+
+    Each notifier has one lane (a daemon thread) that sends its messages in the
+    order of the state changes; lanes of different notifiers run in parallel. Each
+    message has one total deadline (its notifier's ``timeout``). Once a message
+    misses it, the lane's server is taken as not answering: the messages queued
+    behind it count their deadline from their state change, not from when their
+    turn comes, so they are given up with the first one instead of one after another.
+    Failures are logged by :func:`flush`, in the order of the state changes, in the
+    thread that flushes (the one that ran the flow: its notebook cell shows them).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lanes: dict[int, collections.deque] = {}
+        self._threads: dict[int, threading.Thread] = {}
+        self._ends: dict[int, float] = {}  # lane -> the deadline of the message being sent
+        self._stalled: set[int] = set()  # lanes whose last message missed its deadline
+        self._reports: list[tuple] = []  # (sequence number, warning) of failed messages
+        self._count = itertools.count()
+
+    def send(self, notifier: "_Notifier", *args: Any) -> None:
+        key = id(notifier)
+        with self._lock:
+            lane = self._lanes.setdefault(key, collections.deque())
+            lane.append((next(self._count), notifier, args, time.monotonic()))
+            if key in self._threads:
+                return
+            thread = self._threads[key] = threading.Thread(target=self._drain, args=(key,), name="perfect_nb-notify", daemon=True)
+        thread.start()
+
+    def _drain(self, key: int) -> None:
+        while True:
+            with self._lock:
+                lane = self._lanes[key]
+                if not lane:
+                    del self._lanes[key], self._threads[key]
+                    self._ends.pop(key, None)
+                    return
+                number, notifier, args, queued = lane.popleft()
+                end = (queued if key in self._stalled else time.monotonic()) + notifier.timeout
+                self._ends[key] = end
+            try:
+                report, missed = notifier._deliver(*args, end=end)
+            except BaseException as exc:  # never lose the lane over one message
+                report, missed = ("A %s notification could not be sent: %r", notifier.channel, exc), False
+            with self._lock:
+                (self._stalled.add if missed else self._stalled.discard)(key)
+                if report is not None:
+                    self._reports.append((number, report))
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        with self._lock:
+            lanes = list(self._threads.items())
+        limit = None if timeout is None else time.monotonic() + timeout
+        for key, thread in lanes:
+            while thread.is_alive():
+                with self._lock:
+                    end = self._ends.get(key, time.monotonic()) + _GRACE
+                if limit is not None:
+                    end = min(end, limit)
+                if time.monotonic() >= end:
+                    break
+                thread.join(min(end - time.monotonic(), 0.1))
+        with self._lock:
+            reports, self._reports = sorted(self._reports), []
+        for _, report in reports:
+            logger.warning(*report)
+        late = sum(thread.is_alive() for _, thread in lanes)
+        if late:
+            logger.warning("Gave up waiting for %d notifier(s) still sending past their deadline.", late)
+        return not late
+
+
+_GRACE = 0.5  # seconds past a deadline for the shut-down connection to end its send
+_outbox = _Outbox()
+
+
+def flush(timeout: Optional[float] = None) -> bool:
+    """Wait for the notifications still being sent, each at most until its deadline
+    (its notifier's ``timeout`` from when it was sent, plus half a second); with
+    ``timeout``, wait no longer than that in all. Returns whether every one finished.
+
+    ``flow.run()`` calls it at its end, and it runs when the interpreter exits, so a
+    script's notifications are sent before it ends.
+
+    >>> flush()
+    True
+    """
+    return _outbox.flush(timeout)
+
+
+atexit.register(flush)
+
+
+# --------------------------------------------------------------------------
 # notifiers
 # --------------------------------------------------------------------------
 def _state_classes(value: StateClasses, arg: str) -> tuple:
@@ -270,23 +454,39 @@ class _Notifier(abc.ABC):
 
     def __call__(self, tracked_obj: Any, old_state: Optional[State], new_state: State) -> State:
         if self.wants(new_state):
-            try:
-                self._send(tracked_obj, old_state, new_state)
-            except Exception as exc:  # a notification must never fail a run
-                logger.warning(
-                    "Could not send %s notification about %r entering %s (via %s): %s: %s",
-                    self.channel,
-                    getattr(tracked_obj, "name", tracked_obj),
-                    type(new_state).__name__,
-                    self._target(),
-                    type(exc).__name__,
-                    self._scrub(str(exc)),
-                )
+            _outbox.send(self, tracked_obj, old_state, new_state)
         return new_state
 
+    def _deliver(self, tracked_obj: Any, old_state: Optional[State], new_state: State, end: Optional[float] = None) -> tuple:
+        """Send one message by ``end`` (``time.monotonic()``; default: ``timeout`` from now).
+        Returns ``(None, False)`` when sent, else ``(the warning to log, whether the deadline passed)``."""
+        deadline = _Deadline(self.timeout, end)
+        try:
+            if deadline.end <= time.monotonic():  # queued behind a message that took the time
+                deadline.expired = True
+                raise TimeoutError("deadline")
+            with deadline:
+                self._send(tracked_obj, old_state, new_state, deadline)
+            if deadline.expired:  # an answer cut short at the deadline may look complete
+                raise TimeoutError("deadline")
+        except Exception as exc:  # a notification must never fail a run
+            timeout = self.timeout
+            if deadline.expired:
+                why = (f"no complete answer within {timeout:g} s (timeout={timeout:g}); the server is too slow "
+                       "or does not answer (messages queued behind this one are given up with it)")
+            else:
+                why = f"{type(exc).__name__}: {self._scrub(str(exc))}"
+            report = (
+                "Could not send %s notification about %r entering %s (via %s): %s",
+                self.channel, getattr(tracked_obj, "name", tracked_obj), type(new_state).__name__,
+                self._target(), why,
+            )
+            return report, deadline.expired
+        return None, False
+
     @abc.abstractmethod
-    def _send(self, tracked_obj: Any, old_state: Optional[State], new_state: State) -> None:
-        """Deliver the message; raise on any failure (the caller logs it)."""
+    def _send(self, tracked_obj: Any, old_state: Optional[State], new_state: State, deadline: "_Deadline") -> None:
+        """Deliver the message, its connections watched by ``deadline``; raise on any failure (the caller logs it)."""
 
     @abc.abstractmethod
     def _target(self) -> str:
@@ -322,14 +522,14 @@ class SlackNotifier(_Notifier):
             raise ValueError(f"webhook_url must be an http(s) URL; got {_redact(url)!r}.")
         self.webhook_url = url
 
-    def _send(self, tracked_obj, old_state, new_state) -> None:
+    def _send(self, tracked_obj, old_state, new_state, deadline) -> None:
         body = json.dumps(slack_message(tracked_obj, new_state, old_state)).encode("utf-8")
         request = urllib.request.Request(
             self.webhook_url, data=body, method="POST",
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            response.read()  # urlopen raises HTTPError for 4xx/5xx answers
+        with _opener(deadline).open(request, timeout=deadline.left()) as response:
+            response.read()  # the opener raises HTTPError for 4xx/5xx answers
 
     def _target(self) -> str:
         return _redact(self.webhook_url)
@@ -389,18 +589,17 @@ class EmailNotifier(_Notifier):
         self.to = [recipients] if isinstance(recipients, str) else list(recipients)
         self.from_addr = from_addr
 
-    def _send(self, tracked_obj, old_state, new_state) -> None:
+    def _send(self, tracked_obj, old_state, new_state, deadline) -> None:
         username, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
         sender = self.from_addr or username or "perfect_nb@localhost"
         msg = email_message(tracked_obj, new_state, self.to, sender, old_state)
         if self.smtp_type == "SSL":
-            server = smtplib.SMTP_SSL(
-                self.smtp_host, self.smtp_port, timeout=self.timeout,
-                context=ssl.create_default_context(),
-            )
+            server = smtplib.SMTP_SSL(timeout=deadline.left(), context=ssl.create_default_context())
         else:
-            server = smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout)
+            server = smtplib.SMTP(timeout=deadline.left())
+        deadline.watch(lambda: server.sock)  # set by connect, replaced by starttls
         with server:
+            server.connect(self.smtp_host, self.smtp_port)
             if self.smtp_type == "STARTTLS":
                 server.starttls(context=ssl.create_default_context())
             if username and password:
