@@ -59,6 +59,7 @@ def create_app(db: Database, token: str | None = None, bind_host: str = "127.0.0
     api.include_router(router)
     api.include_router(api_orchestration.router)
     api.include_router(api_docs.router)
+    api.include_router(__import__("perfect_nb.server.ui", fromlist=["router"]).router)  # the web UI (server/ui/)
     guarded = Guard(api, token=token, bind_host=bind_host, max_body=max_body)
     guarded.api = api  # type: ignore[attr-defined]
     return guarded

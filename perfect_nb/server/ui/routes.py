@@ -1,0 +1,255 @@
+"""The web UI: HTML pages built on the server (Jinja2, autoescaped), a little JavaScript.
+
+Pages: ``/`` (dashboard), ``/flows`` (search), ``/flows/{id}`` (versions, schedule,
+DAG, runs, Run form), ``/flow-runs/{id}`` (live DAG, task runs, logs, Cancel and
+Restart), ``/agents``, ``/login``. Scripts and styles are files of this package
+under ``/ui/static/``: nothing comes from a CDN, and the pages work offline.
+
+Cross-site requests (CSRF). Every state-changing request a page makes is a POST;
+this module relies on two checks rather than a per-session token:
+
+1. the server's :class:`~perfect_nb.server.security.Guard` refuses any non-GET
+   request whose ``Origin`` is not this server's (browsers send ``Origin`` on every
+   cross-origin POST, and ``null`` from sandboxed or no-referrer pages, which is
+   refused too); the UI's own form POSTs here also refuse a request that has
+   neither an ``Origin`` nor a ``Referer`` of this server, so a browser that strips
+   both cannot be led to post either;
+2. the token cookie is ``SameSite=Strict`` and ``HttpOnly``: a request started by
+   another site never carries it, and no script can read it.
+
+A token would add nothing these do not already stop, and would need state kept
+per session; this way the pages stay plain links and forms.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from perfect_nb.engine import state as _state
+from perfect_nb.server import api as _api
+from perfect_nb.server.db import orchestration as o
+from perfect_nb.server.db import queries as q
+from perfect_nb.server.ui import data
+from perfect_nb.server.ui.forms import fields, read_form
+from perfect_nb.server.ui.graph import run_svg
+from perfect_nb.viz import colors
+
+__all__ = ["router"]
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+COOKIE = "perfect_nb_token"  # the name security.Guard accepts
+FAILED = ("Failed", "TimedOut", "TriggerFailed", "ValidationFailed")
+SUCCEEDED = sorted(name for name, cls in _api.STATE_NAMES.items() if issubclass(cls, _state.Success))
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- templates -------------------------------------------------------------------
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(start: float | None, end: float | None) -> str:
+    if start is None:
+        return ""
+    seconds = (end if end is not None else time.time()) - start
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _level(number: int) -> str:
+    return next((name for name, n in sorted(LEVELS.items(), key=lambda kv: -kv[1]) if number >= n), "DEBUG")
+
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                          undefined=jinja2.StrictUndefined)
+_env.filters.update(when=_when, duration=_duration, level=_level, color=lambda s: colors.color_for(s) if s in colors.STATE_COLORS else colors.color_for("State"),
+                    text_color=lambda s: colors.text_color(colors.color_for(s) if s in colors.STATE_COLORS else colors.color_for("State")),
+                    tojson_safe=lambda v: jinja2.utils.htmlsafe_json_dumps(v))
+_env.globals["FAILED"] = FAILED
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    started = time.perf_counter()
+    body = _env.get_template(name).render(request=request, path=request.url.path, **context)
+    response = HTMLResponse(body, status_code=status)
+    response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _not_found(request: Request, what: str) -> HTMLResponse:
+    return _page(request, "error.html", status=404, title="Not found", message=what)
+
+
+async def _read(request: Request, fn, *args, **kwargs):
+    """A database read in the thread pool; None when the row is missing."""
+    try:
+        return await _api._call(request, fn, *args, **kwargs)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            return None
+        raise
+
+
+def _same_origin(request: Request) -> bool:
+    host = request.headers.get("host", "")
+    origin = request.headers.get("origin")
+    if origin:
+        return origin.split("://", 1)[-1] == host
+    referer = request.headers.get("referer")
+    return bool(referer) and urllib.parse.urlsplit(referer).netloc == host
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {k: v[-1] for k, v in urllib.parse.parse_qs(body, keep_blank_values=True).items()}
+
+
+def _refuse_cross_site(request: Request) -> HTMLResponse | None:
+    if _same_origin(request):
+        return None
+    return _page(request, "error.html", status=403, title="Refused",
+                 message="This form must be sent from this server's own page (the request named no Origin or Referer of this server). Open the page again and resend.")
+
+
+# --- static files ------------------------------------------------------------------
+@router.get("/ui/static/{name}")
+async def static(name: str) -> Response:
+    path = STATIC / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        raise HTTPException(404, f"No static file {name!r}.")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+# --- pages -------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+async def dashboard(request: Request) -> HTMLResponse:
+    settings = request.app.state.settings
+    now = time.time()
+    board = await _api._call(request, data.dashboard, now, settings.late_after_seconds)
+    for key in ("failed", "running", "late", "upcoming"):
+        board[key] = [_api._late(request, r) for r in board[key]]
+    agents = await _api._call(request, o.list_agents, now, settings.heartbeat_seconds)
+    return _page(request, "dashboard.html", title="Dashboard", board=board, agents=agents[:20], now=now)
+
+
+@router.get("/flows", response_class=HTMLResponse)
+async def flows(request: Request, search: str = "", offset: int = 0) -> HTMLResponse:
+    offset = max(offset, 0)
+    rows = await _api._call(request, q.list_flows, None, None, search or None, False, 101, offset)
+    return _page(request, "flows.html", title="Flows", flows=rows[:100], more=len(rows) > 100, search=search, offset=offset)
+
+
+async def _flow_page(request: Request, flow_id: str, status: int = 200, given: dict | None = None, errors: dict | None = None, problem: str | None = None):
+    flow = await _read(request, q.get_flow, flow_id)
+    if flow is None:
+        return _not_found(request, f"No flow with id {flow_id!r}. It may have been deleted; find it on the Flows page.")
+    versions = await _api._call(request, data.flow_versions, flow["project_id"], flow["name"])
+    runs = await _api._call(request, q.list_flow_runs, flow_id, None, None, None, None, 50, 0)
+    svg, _ = run_svg(flow["graph"], [])
+    return _page(request, "flow.html", status=status, title=flow["name"], flow=flow, versions=versions, runs=[_api._late(request, r) for r in runs],
+                 svg=svg, fields=fields(flow["parameters"], given), errors=errors or {}, problem=problem)
+
+
+@router.get("/flows/{flow_id}", response_class=HTMLResponse)
+async def flow_page(request: Request, flow_id: str) -> HTMLResponse:
+    return await _flow_page(request, flow_id)
+
+
+@router.post("/flows/{flow_id}/run", response_class=HTMLResponse)
+async def run_flow(request: Request, flow_id: str) -> Response:
+    refused = _refuse_cross_site(request)
+    if refused:
+        return refused
+    form = await _form(request)
+    flow = await _read(request, q.get_flow, flow_id)
+    if flow is None:
+        return _not_found(request, f"No flow with id {flow_id!r}; it cannot be run.")
+    values, errors = read_form(flow["parameters"], form)
+    if errors:
+        return await _flow_page(request, flow_id, status=422, given=form, errors=errors, problem="Nothing was run: fix the fields marked below.")
+    run = await _api._call(request, q.create_flow_run, flow, values, form.get("run_name") or None, write=True)
+    _api._publish(request, [{"type": "state", "flow_run_id": run["id"], "task_run_id": None, "state": run["state"], "ts": run["created"]}])
+    request.app.state.wakeup.notify()
+    return RedirectResponse(f"/flow-runs/{run['id']}", status_code=303)
+
+
+@router.get("/flow-runs/{run_id}", response_class=HTMLResponse)
+async def flow_run_page(request: Request, run_id: str, level: str = "DEBUG") -> HTMLResponse:
+    run = await _read(request, q.get_flow_run, run_id, with_tasks=True)
+    if run is None:
+        return _not_found(request, f"No flow run with id {run_id!r}. Old runs are deleted after the server's keep-days; see the dashboard for recent ones.")
+    _api._late(request, run)
+    flow = await _read(request, q.get_flow, run["flow_id"]) if run["flow_id"] else None
+    graph = run["graph"] or (flow or {}).get("graph")
+    svg, mapped = run_svg(graph, run["task_runs"])
+    floor = LEVELS.get(level.upper(), 0)
+    logs = await _api._call(request, q.list_logs, run_id, 0, 0, None, 2000)
+    names = {t["id"]: t["task_name"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else "") for t in run["task_runs"]}
+    states = await _api._call(request, q.list_states, flow_run_id=run_id)
+    boot = {"run_id": run_id, "state": run["state"], "mapped": mapped, "colors": colors.STATE_COLORS, "finished": sorted(_api.FINISHED), "order": list(colors.LEGEND_ORDER), "succeeded": SUCCEEDED,
+            "text": {s: colors.text_color(c) for s, c in colors.STATE_COLORS.items()}, "last_log": logs[-1]["id"] if logs else 0,
+            "task_runs": {f"{t['task_slug']}|{t['map_index']}": t["state"] for t in run["task_runs"]}}
+    return _page(request, "flow_run.html", title=f"{run['name']} · run", run=run, flow=flow, svg=svg, logs=logs, names=names, level=level.upper(),
+                 floor=floor, levels=LEVELS, states=states, boot=boot, finished=run["state"] in _api.FINISHED)
+
+
+@router.get("/agents", response_class=HTMLResponse)
+async def agents_page(request: Request) -> HTMLResponse:
+    settings = request.app.state.settings
+    agents = await _api._call(request, o.list_agents, time.time(), settings.heartbeat_seconds)
+    return _page(request, "agents.html", title="Agents", agents=agents, now=time.time(), heartbeat=settings.heartbeat_seconds)
+
+
+# --- login -------------------------------------------------------------------------
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return _page(request, "login.html", title="Sign in", next=next if next.startswith("/") and not next.startswith("//") else "/")
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Turn the token the page sent as ``Authorization: Bearer`` into the UI's cookie.
+
+    The Guard has already checked that token (a wrong one never gets here), so the
+    cookie holds a token known to be good: ``HttpOnly`` (no script reads it),
+    ``SameSite=Strict`` (no other site's request carries it), ``Secure`` over https.
+    """
+    refused = _refuse_cross_site(request)
+    if refused:
+        return refused
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    response = Response(json.dumps({"ok": True, "cookie": bool(token)}), media_type="application/json")
+    if token:
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/", max_age=30 * 86400)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    refused = _refuse_cross_site(request)
+    if refused:
+        return refused
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/", samesite="strict", httponly=True)
+    return response

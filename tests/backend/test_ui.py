@@ -1,0 +1,148 @@
+"""The web UI's pages on a real server process (SQLite and PostgreSQL), read as a user reads them: HTML."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import time
+import uuid
+
+import httpx
+import pytest
+
+from perfect_nb import Flow, Parameter, task
+
+EVIL = "<script>alert('x')</script>"
+LOAD = f"load {EVIL}"  # a task name (and so its slug) with markup in it
+
+
+def make_flow() -> Flow:
+    @task(name=f"load {EVIL}")
+    def load(n):
+        return list(range(n))
+
+    @task
+    def inc(x):
+        return x + 1
+
+    @task
+    def total(xs):
+        return sum(xs)
+
+    with Flow("ui-etl") as flow:
+        n = Parameter("n", default=3, bounds=(0, 100))
+        rate = Parameter("rate", default=0.5)
+        tag = Parameter("tag", default="a", choices=["a", "b"])
+        total(inc.map(load(n)))
+        flow.add_task(rate)
+        flow.add_task(tag)
+    return flow
+
+
+def recorded_run(client, flow_id: str, graph: dict, failing: bool = True) -> str:
+    """A run recorded as a run process reports one: flow_run, state and log events."""
+    run = client.create_flow_run(flow_id, parameters={"n": 2})
+    now = time.time()
+    ev = lambda **kw: {"id": str(uuid.uuid4()), "flow_run_id": run, "ts": now, **kw}  # noqa: E731
+    events = [ev(type="state", task_run_id=None, state="Running", seq=1)]
+    seq = 1
+    ids: dict = {}
+    tid = lambda slug, index: ids.setdefault((slug, index), str(uuid.uuid4()))  # noqa: E731
+    for slug, index, state, message in [(LOAD, -1, "Success", None), ("inc", -1, "Mapped", None), ("inc", 0, "Success", None),
+                                        ("inc", 1, "Failed", f"boom {EVIL}"), ("total", -1, "TriggerFailed", "upstream failed")]:
+        seq += 1
+        events.append(ev(type="state", task_run_id=tid(slug, index), task_slug=slug, task_name=slug,
+                         map_index=index, state="Running", seq=seq, ts=now - 1))
+        seq += 1
+        events.append(ev(type="state", task_run_id=tid(slug, index), task_slug=slug, task_name=slug,
+                         map_index=index, state=state, message=message, finished=True, seq=seq))
+    events.append(ev(type="log", task_run_id=tid(LOAD, -1), level=20, name="perfect_nb.task", message=f"loaded {EVIL}"))
+    events.append(ev(type="log", task_run_id=tid("inc", 1), level=40, name="perfect_nb.task", message="inc[1] failed: boom"))
+    events.append(ev(type="state", task_run_id=None, state="Failed" if failing else "Success", message="Some reference tasks failed.", finished=True, seq=seq + 1))
+    client.post_events(events)
+    return run
+
+
+@pytest.fixture
+def registered(client, server):
+    client.create_project("p")
+    flow = make_flow()
+    return client.register(flow, "p")["id"]
+
+
+def get(server, path: str, **kw) -> httpx.Response:
+    return httpx.get(server.api + path, timeout=10, **kw)
+
+
+def test_dashboard_counts_failures_and_agents(client, server, registered):
+    run = recorded_run(client, registered, {})
+    client.create_flow_run(registered, parameters={})  # Scheduled: upcoming (no agent runs it)
+    client.register_agent("ui-agent", ["gpu"], "box", 42, 2)
+    page = get(server, "/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Runs of the last 24 hours: 2" in page.text
+    assert re.search(r'data-state="Failed">.*?<b>1</b>', page.text) and re.search(r'data-state="Scheduled">.*?<b>1</b>', page.text)
+    failures = page.text.split('id="failures"')[1].split("</section>")[0]
+    assert f"/flow-runs/{run}" in failures and "Some reference tasks failed." in failures
+    upcoming = page.text.split('id="upcoming"')[1].split("</section>")[0]
+    assert "ui-etl" in upcoming
+    assert "ui-agent" in page.text and "alive" in page.text
+
+
+def test_run_page_shows_dag_tasks_and_logs_with_user_text_escaped(client, server, registered):
+    run = recorded_run(client, registered, {})
+    started = time.perf_counter()
+    page = get(server, f"/flow-runs/{run}")
+    elapsed = time.perf_counter() - started
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert EVIL not in html  # the task name, the task message and the log line are text, not markup
+    assert "load &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html and "loaded &lt;script&gt;" in html and "boom &lt;script&gt;" in html
+    svg = html.split('id="dag"')[1].split("</svg>")[0]
+    nodes = {html_lib.unescape(k): v for k, v in re.findall(r'<title>([^<]+)</title>\s*<(?:polygon|ellipse|path)[^>]*fill="(#[0-9a-f]{6})"', svg)}
+    assert nodes[LOAD] == "#28a745" and nodes["total"] == "#ff5131"  # Success green, TriggerFailed red
+    assert ">1/2 ok<" in svg or ">1/2<" in svg  # the mapped task is one node with its progress
+    assert "inc[1]" in html and "Failed" in html and "inc[1] failed: boom" in html
+    assert "Cancel" in html and "Restart from failed" in html
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html)  # no script, style or link from elsewhere
+    assert elapsed < 2.0, f"the run page took {elapsed:.2f} s"
+
+
+def test_unknown_run_and_flow_are_404_pages_that_say_where_to_look(server):
+    page = get(server, f"/flow-runs/{uuid.uuid4()}")
+    assert page.status_code == 404 and "No flow run with id" in page.text and "dashboard" in page.text
+    assert get(server, "/flows/nope").status_code == 404
+
+
+def test_flows_page_searches_by_name(client, server, registered):
+    assert "ui-etl" in get(server, "/flows", params={"search": "etl"}).text
+    page = get(server, "/flows", params={"search": "zzz" + EVIL})
+    assert "ui-etl" not in page.text and EVIL not in page.text and "No flow" in page.text
+
+
+def test_run_form_with_a_bad_value_says_why_and_creates_nothing(client, server, registered):
+    page = get(server, f"/flows/{registered}")
+    assert page.status_code == 200 and 'name="n"' in page.text and 'value="3"' in page.text and "<svg" in page.text
+    own = {"Origin": server.api}
+    bad = httpx.post(f"{server.api}/flows/{registered}/run", data={"n": "500", "rate": "fast", "tag": "a"}, headers=own, timeout=10)
+    assert bad.status_code == 422
+    assert "Must be between 0 and 100, got 500." in bad.text and "Needs a number, got &#39;fast&#39;." in bad.text
+    assert 'value="500"' in bad.text  # what was typed stays in the field
+    assert client.flow_runs(flow_id=registered) == []
+    good = httpx.post(f"{server.api}/flows/{registered}/run", data={"n": "7", "rate": "0.25", "tag": "b"}, headers=own, timeout=10)
+    assert good.status_code == 303 and good.headers["location"].startswith("/flow-runs/")
+    (run,) = client.flow_runs(flow_id=registered)
+    assert run.parameters == {"n": 7, "rate": 0.25, "tag": "b"}
+
+
+def test_form_posts_from_another_site_or_from_nowhere_are_refused(client, server, registered):
+    foreign = httpx.post(f"{server.api}/flows/{registered}/run", data={"n": "1"}, headers={"Origin": "http://evil.example"}, timeout=10)
+    nowhere = httpx.post(f"{server.api}/flows/{registered}/run", data={"n": "1"}, timeout=10)
+    assert foreign.status_code == 403 and nowhere.status_code == 403 and "own page" in nowhere.text
+    assert client.flow_runs(flow_id=registered) == []
+
+
+def test_static_files_are_served_from_the_package(server):
+    js = get(server, "/ui/static/run.js")
+    assert js.status_code == 200 and "EventSource" in js.text and "requestAnimationFrame" in js.text
+    assert get(server, "/ui/static/..%2Fforms.py").status_code == 404
