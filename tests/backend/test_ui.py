@@ -125,7 +125,7 @@ def test_run_form_with_a_bad_value_says_why_and_creates_nothing(client, server, 
     assert page.status_code == 200 and 'name="n"' in page.text and 'value="3"' in page.text and "<svg" in page.text
     own = {"Origin": server.api}
     bad = httpx.post(f"{server.api}/flows/{registered}/run", data={"n": "500", "rate": "fast", "tag": "a"}, headers=own, timeout=10)
-    assert bad.status_code == 422
+    assert bad.status_code == 200 and "Nothing was run" in bad.text  # 200: a browser logs a 4xx page as a console error
     assert "Must be between 0 and 100, got 500." in bad.text and "Needs a number, got &#39;fast&#39;." in bad.text
     assert 'value="500"' in bad.text  # what was typed stays in the field
     assert client.flow_runs(flow_id=registered) == []

@@ -186,7 +186,7 @@ async def run_flow(request: Request, flow_id: str) -> Response:
         return _not_found(request, f"No flow with id {flow_id!r}; it cannot be run.")
     values, errors = read_form(flow["parameters"], form)
     if errors:
-        return await _flow_page(request, flow_id, status=422, given=form, errors=errors, problem="Nothing was run: fix the fields marked below.")
+        return await _flow_page(request, flow_id, status=200, given=form, errors=errors, problem="Nothing was run: fix the fields marked below.")
     run = await _api._call(request, q.create_flow_run, flow, values, form.get("run_name") or None, write=True)
     _api._publish(request, [{"type": "state", "flow_run_id": run["id"], "task_run_id": None, "state": run["state"], "ts": run["created"]}])
     request.app.state.wakeup.notify()

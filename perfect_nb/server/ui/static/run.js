@@ -95,15 +95,34 @@
     return span;
   }
 
+  function taskTable() {
+    let table = document.querySelector("#task-table tbody");
+    if (table) return table;
+    const none = document.getElementById("no-tasks");
+    if (!none) return null;
+    const t = document.createElement("table");
+    t.className = "tasks";
+    t.id = "task-table";
+    const head = t.createTHead().insertRow();
+    for (const h of ["Task", "State", "Started", "Duration", "Message"]) { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); }
+    none.replaceWith(t);
+    return t.createTBody();
+  }
+
   function updateRow(e) {
-    const table = document.querySelector("#task-table tbody");
+    const table = taskTable();
     if (!table) return;
-    const row = table.querySelector(`tr[data-key="${CSS.escape(e.task_slug + "|" + e.map_index)}"]`);
-    if (row) {
-      const cell = row.querySelector("td.state");
-      cell.replaceChildren(badge(e.state));
-      if (e.message) row.querySelector("td.msg").textContent = e.message;
+    const index = e.map_index == null ? -1 : e.map_index;
+    const key = e.task_slug + "|" + index;
+    let row = table.querySelector(`tr[data-key="${CSS.escape(key)}"]`);
+    if (!row) {
+      row = table.insertRow();
+      row.dataset.key = key;
+      const cells = [e.task_slug + (index >= 0 ? `[${index}]` : ""), "", e.ts ? new Date(e.ts * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "", "", ""];
+      cells.forEach((text, i) => { const td = row.insertCell(); td.textContent = text; td.className = ["", "state", "", "", "msg"][i]; });
     }
+    row.querySelector("td.state").replaceChildren(badge(e.state));
+    if (e.message) row.querySelector("td.msg").textContent = e.message;
   }
 
   function runState(state, message) {
@@ -145,7 +164,7 @@
           tr.hidden = l.level < floor;
           const cells = [new Date(l.timestamp * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC",
                          levelNames.find(([n]) => l.level >= n)[1], "", l.message];
-          cells.forEach((text, i) => { const td = document.createElement("td"); td.textContent = text; if (i === 3) td.className = "line"; tr.appendChild(td); });
+          cells.forEach((text, i) => { const td = document.createElement("td"); td.textContent = text; td.className = ["ts", "lvl lvl" + l.level, "task", "line"][i]; tr.appendChild(td); });
           body.appendChild(tr);
         }
         if (lines.length) { const none = document.getElementById("no-logs"); if (none) none.remove(); }
