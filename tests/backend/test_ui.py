@@ -146,3 +146,25 @@ def test_static_files_are_served_from_the_package(server):
     js = get(server, "/ui/static/run.js")
     assert js.status_code == 200 and "EventSource" in js.text and "requestAnimationFrame" in js.text
     assert get(server, "/ui/static/..%2Fforms.py").status_code == 404
+
+
+def test_login_turns_a_good_token_into_an_httponly_samesite_strict_cookie(database_url, home):
+    from tests.backend.conftest import ServerProcess
+
+    token = "s3cret-token"
+    server = ServerProcess(database_url, home, env={"PERFECT_NB__SERVER__TOKEN": token}).start()
+    try:
+        own = {"Origin": server.api}
+        assert httpx.get(f"{server.api}/", timeout=10).status_code == 401
+        wrong = httpx.post(f"{server.api}/login", headers={**own, "Authorization": "Bearer nope"}, timeout=10)
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+        good = httpx.post(f"{server.api}/login", headers={**own, "Authorization": f"Bearer {token}"}, timeout=10)
+        cookie = good.headers["set-cookie"]
+        assert good.status_code == 200 and cookie.startswith(f"perfect_nb_token={token};")
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict") and "Path=/" in cookie
+        page = httpx.get(f"{server.api}/", cookies={"perfect_nb_token": token}, timeout=10)
+        assert page.status_code == 200 and "Dashboard" in page.text
+        foreign = httpx.post(f"{server.api}/login", headers={"Origin": "http://evil.example", "Authorization": f"Bearer {token}"}, timeout=10)
+        assert foreign.status_code == 403
+    finally:
+        server.stop()
