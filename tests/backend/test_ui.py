@@ -168,3 +168,17 @@ def test_login_turns_a_good_token_into_an_httponly_samesite_strict_cookie(databa
         assert foreign.status_code == 403
     finally:
         server.stop()
+
+
+def test_task_run_page_and_log_download(client, server, registered):
+    run = recorded_run(client, registered, {})
+    page = get(server, f"/flow-runs/{run}")
+    link = re.search(r'<a href="(/task-runs/[^"]+)">inc\[1\]</a>', page.text)
+    assert link, "the task-run table links each task run to its page"
+    task_page = get(server, link.group(1))
+    assert task_page.status_code == 200 and "boom &lt;script&gt;" in task_page.text and EVIL not in task_page.text
+    assert "inc[1] failed: boom" in task_page.text and "Running" in task_page.text and "Failed" in task_page.text  # logs and state history
+    text = get(server, f"/flow-runs/{run}/logs.txt")
+    assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain") and "attachment" in text.headers["content-disposition"]
+    assert f"INFO     {LOAD}: loaded {EVIL}" in text.text and "ERROR    inc[1]: inc[1] failed: boom" in text.text
+    assert get(server, f"/task-runs/{uuid.uuid4()}").status_code == 404

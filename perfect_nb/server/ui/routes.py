@@ -1,8 +1,9 @@
 """The web UI: HTML pages built on the server (Jinja2, autoescaped), a little JavaScript.
 
 Pages: ``/`` (dashboard), ``/flows`` (search), ``/flows/{id}`` (versions, schedule,
-DAG, runs, Run form), ``/flow-runs/{id}`` (live DAG, task runs, logs, Cancel and
-Restart), ``/agents``, ``/login``. Scripts and styles are files of this package
+DAG, runs, Run form), ``/flow-runs/{id}`` (live DAG, task runs, logs with level
+filter, search and download at ``logs.txt``, Cancel, Restart, Mark as),
+``/task-runs/{id}`` (state history, result location, logs), ``/agents``, ``/login``. Scripts and styles are files of this package
 under ``/ui/static/``: nothing comes from a CDN, and the pages work offline.
 
 Cross-site requests (CSRF). Every state-changing request a page makes is a POST;
@@ -50,6 +51,7 @@ STATIC = HERE / "static"
 COOKIE = "perfect_nb_token"  # the name security.Guard accepts
 FAILED = ("Failed", "TimedOut", "TriggerFailed", "ValidationFailed")
 SUCCEEDED = sorted(name for name, cls in _api.STATE_NAMES.items() if issubclass(cls, _state.Success))
+MARK_AS = ("Success", "Failed", "Cancelled")
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 router = APIRouter(include_in_schema=False)
@@ -208,9 +210,38 @@ async def flow_run_page(request: Request, run_id: str, level: str = "DEBUG") -> 
     states = await _api._call(request, q.list_states, flow_run_id=run_id)
     boot = {"run_id": run_id, "state": run["state"], "mapped": mapped, "colors": colors.STATE_COLORS, "finished": sorted(_api.FINISHED), "order": list(colors.LEGEND_ORDER), "succeeded": SUCCEEDED,
             "text": {s: colors.text_color(c) for s, c in colors.STATE_COLORS.items()}, "last_log": logs[-1]["id"] if logs else 0,
-            "task_runs": {f"{t['task_slug']}|{t['map_index']}": t["state"] for t in run["task_runs"]}}
+            "task_runs": {f"{t['task_slug']}|{t['map_index']}": t["state"] for t in run["task_runs"]}, "version": run["version"]}
     return _page(request, "flow_run.html", title=f"{run['name']} · run", run=run, flow=flow, svg=svg, logs=logs, names=names, level=level.upper(),
-                 floor=floor, levels=LEVELS, states=states, boot=boot, finished=run["state"] in _api.FINISHED)
+                 floor=floor, levels=LEVELS, states=states, boot=boot, finished=run["state"] in _api.FINISHED, mark_as=MARK_AS)
+
+
+@router.get("/flow-runs/{run_id}/logs.txt")
+async def flow_run_logs_text(request: Request, run_id: str, level: int = 0) -> Response:
+    """The run's log lines as a text file (at most 100,000)."""
+    run = await _read(request, q.get_flow_run, run_id, with_tasks=True)
+    if run is None:
+        return _not_found(request, f"No flow run with id {run_id!r}.")
+    names = {t["id"]: t["task_name"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else "") for t in run["task_runs"]}
+    lines, after = [], 0
+    while len(lines) < 100_000:
+        batch = await _api._call(request, q.list_logs, run_id, level, after, None, 10_000)
+        if not batch:
+            break
+        lines.extend(f"{_when(l['timestamp'])} {_level(l['level']):8s} {names.get(l['task_run_id'], '-')}: {l['message']}" for l in batch)
+        after = batch[-1]["id"]
+    filename = f"{run['name']}-{run_id[:8]}.log".replace('"', "")
+    return Response("\n".join(lines) + "\n", media_type="text/plain; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+@router.get("/task-runs/{task_run_id}", response_class=HTMLResponse)
+async def task_run_page(request: Request, task_run_id: str) -> HTMLResponse:
+    task = await _read(request, q.get_task_run, task_run_id)
+    if task is None:
+        return _not_found(request, f"No task run with id {task_run_id!r}; open its flow run's page to see the task runs it has.")
+    run = await _read(request, q.get_flow_run, task["flow_run_id"])
+    logs = await _api._call(request, q.list_logs, task["flow_run_id"], 0, 0, task_run_id, 2000)
+    return _page(request, "task_run.html", title=f"{task['task_name']} · task run", task=task, run=run, logs=logs)
 
 
 @router.get("/agents", response_class=HTMLResponse)

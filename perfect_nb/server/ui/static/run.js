@@ -145,26 +145,28 @@
   // logs: new lines every 1.5 s while the run is not finished
   let lastLog = boot.last_log;
   const levelSelect = document.getElementById("log-level");
-  function filterLogs() {
-    const floor = Number(levelSelect.value);
-    document.querySelectorAll("#logs tr").forEach((tr) => { tr.hidden = Number(tr.dataset.level) < floor; });
+  const searchBox = document.getElementById("log-search");
+  function shown(tr) {
+    const needle = searchBox.value.trim().toLowerCase();
+    return Number(tr.dataset.level) >= Number(levelSelect.value) && (!needle || tr.textContent.toLowerCase().includes(needle));
   }
+  function filterLogs() { document.querySelectorAll("#logs tr").forEach((tr) => { tr.hidden = !shown(tr); }); }
   levelSelect.addEventListener("change", filterLogs);
+  searchBox.addEventListener("input", filterLogs);
   const levelNames = [[50, "CRITICAL"], [40, "ERROR"], [30, "WARNING"], [20, "INFO"], [0, "DEBUG"]];
   function pollLogs() {
     fetch(`/api/flow_runs/${boot.run_id}/logs?after_id=${lastLog}`, { credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : []))
       .then((lines) => {
         const body = document.querySelector("#logs tbody");
-        const floor = Number(levelSelect.value);
         for (const l of lines) {
           lastLog = Math.max(lastLog, l.id);
           const tr = document.createElement("tr");
           tr.dataset.level = l.level;
-          tr.hidden = l.level < floor;
           const cells = [new Date(l.timestamp * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC",
                          levelNames.find(([n]) => l.level >= n)[1], "", l.message];
           cells.forEach((text, i) => { const td = document.createElement("td"); td.textContent = text; td.className = ["ts", "lvl lvl" + l.level, "task", "line"][i]; tr.appendChild(td); });
+          tr.hidden = !shown(tr);
           body.appendChild(tr);
         }
         if (lines.length) { const none = document.getElementById("no-logs"); if (none) none.remove(); }
@@ -187,6 +189,16 @@
     source.onmessage = (m) => receive(JSON.parse(m.data));
     logTimer = setInterval(pollLogs, 1500);
   }
+
+  document.getElementById("mark").addEventListener("click", (event) => {
+    const button = event.currentTarget;
+    const state = document.getElementById("mark-state").value;
+    const out = document.getElementById("action-result");
+    button.disabled = true;
+    perfectPost(button.dataset.url, { state, message: `Marked ${state} from the web page.`, version: boot.version })
+      .then(() => { out.textContent = `Marked ${state}.`; setTimeout(() => location.reload(), 300); })
+      .catch((err) => { out.textContent = err.message; button.disabled = false; });
+  });
 
   for (const id of ["cancel", "restart"]) {
     const button = document.getElementById(id);
