@@ -120,8 +120,8 @@ def test_run_a_flow_from_its_page_and_watch_it_live(orchestra, browser, screensh
             if not shot_while_running and any(p.endswith("/3") for p in progress):
                 page.screenshot(path=str(screenshots / "ui-run-live.png"), full_page=True)
                 shot_while_running = True
-            if state and state.strip() in ("Failed", "Success") and page.query_selector("#live[hidden]") and page.query_selector("#task-table"):
-                break
+            if state and state.strip() in ("Failed", "Success") and page.query_selector("#cancel[disabled]") and page.query_selector("#task-table a"):
+                break  # the page has reloaded itself: the server's final table, with links and durations
             time.sleep(0.1)
         else:
             raise AssertionError(f"the run did not finish on the page within 25 s; colours seen {seen}; agent log: {orchestra.agent_logs()}")
@@ -134,6 +134,7 @@ def test_run_a_flow_from_its_page_and_watch_it_live(orchestra, browser, screensh
         assert final["square"][1] == "3/3 ok" and any(p.endswith("/3") for p in progress), progress
         assert page.text_content("#run-state").strip() == "Failed"
         assert "the rows do not add up" in page.text_content("#task-table") and "the rows do not add up" in page.text_content("#logs")
+        assert page.text_content("#task-table").count(" s") + page.text_content("#task-table").count(" ms") >= 5  # durations
         assert [r.parameters for r in orchestra.client.flow_runs(flow_id=flow_id)] == [{"n": 3}]
         assert all(url.startswith("http://127.0.0.1:") for url in requests), [u for u in requests if not u.startswith("http://127.0.0.1:")]
         assert problems == [], problems

@@ -134,7 +134,9 @@
     }
   }
 
+  const taskNames = new Map();        // task run id -> "slug[i]", for log lines that arrive later
   function receive(e) {
+    if (e.task_run_id && e.task_slug) taskNames.set(e.task_run_id, e.task_slug + (e.map_index >= 0 ? `[${e.map_index}]` : ""));
     if (!e.task_slug) { if (!e.task_run_id) runState(e.state, e.message); return; }
     note(e.task_slug, e.map_index == null ? -1 : e.map_index, e.state);
     updateRow(e);
@@ -164,7 +166,7 @@
           const tr = document.createElement("tr");
           tr.dataset.level = l.level;
           const cells = [new Date(l.timestamp * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC",
-                         levelNames.find(([n]) => l.level >= n)[1], "", l.message];
+                         levelNames.find(([n]) => l.level >= n)[1], taskNames.get(l.task_run_id) || "", l.message];
           cells.forEach((text, i) => { const td = document.createElement("td"); td.textContent = text; td.className = ["ts", "lvl lvl" + l.level, "task", "line"][i]; tr.appendChild(td); });
           tr.hidden = !shown(tr);
           body.appendChild(tr);
@@ -190,6 +192,7 @@
     logTimer = setInterval(pollLogs, 1500);
   }
 
+  document.getElementById("mark-state").addEventListener("change", (event) => { document.getElementById("mark").disabled = !event.target.value; });
   document.getElementById("mark").addEventListener("click", (event) => {
     const button = event.currentTarget;
     const state = document.getElementById("mark-state").value;
