@@ -114,7 +114,14 @@ def test_unknown_run_and_flow_are_404_pages_that_say_where_to_look(server):
     assert get(server, "/flows/nope").status_code == 404
 
 
-def test_flows_page_searches_by_name(client, server, registered):
+def test_projects_and_flows_pages_search_by_name(client, server, registered):
+    client.create_project(f"other {EVIL}")
+    projects = get(server, "/projects")
+    assert projects.status_code == 200 and 'href="/flows?project=p"' in projects.text and EVIL not in projects.text and "other &lt;script&gt;" in projects.text
+    found = get(server, "/projects", params={"search": "other"}).text
+    assert "other &lt;script&gt;" in found and 'href="/flows?project=p"' not in found
+    assert "ui-etl" in get(server, "/flows", params={"project": "p"}).text
+    assert "ui-etl" not in get(server, "/flows", params={"project": f"other {EVIL}"}).text
     assert "ui-etl" in get(server, "/flows", params={"search": "etl"}).text
     page = get(server, "/flows", params={"search": "zzz" + EVIL})
     assert "ui-etl" not in page.text and EVIL not in page.text and "No flow" in page.text

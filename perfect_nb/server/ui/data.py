@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from perfect_nb.server.db.schema import flow_runs, flows, logs, projects, task_runs
 
-__all__ = ["dashboard", "flow_versions", "task_counts"]
+__all__ = ["dashboard", "flow_counts", "flow_versions", "last_log_id", "project_names", "task_counts"]
 
 _RUN_COLUMNS = [c for c in flow_runs.c if c.name not in ("graph", "parameters")]
 
@@ -48,6 +48,12 @@ def task_counts(conn: sa.Connection, flow_run_id: str) -> dict[str, int]:
 
 def last_log_id(conn: sa.Connection, flow_run_id: str) -> int:
     return conn.execute(sa.select(sa.func.max(logs.c.id)).where(logs.c.flow_run_id == flow_run_id)).scalar() or 0
+
+
+def flow_counts(conn: sa.Connection) -> dict[str, int]:
+    """Unarchived flows per project id."""
+    return {r.project_id: r.n for r in conn.execute(sa.select(flows.c.project_id, sa.func.count().label("n")).where(
+        flows.c.archived == sa.false()).group_by(flows.c.project_id))}
 
 
 def project_names(conn: sa.Connection) -> dict[str, str]:

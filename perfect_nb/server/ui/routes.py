@@ -1,6 +1,6 @@
 """The web UI: HTML pages built on the server (Jinja2, autoescaped), a little JavaScript.
 
-Pages: ``/`` (dashboard), ``/flows`` (search), ``/flows/{id}`` (versions, schedule,
+Pages: ``/`` (dashboard), ``/projects``, ``/flows`` (search, by project), ``/flows/{id}`` (versions, schedule,
 DAG, runs, Run form), ``/flow-runs/{id}`` (live DAG, task runs, logs with level
 filter, search and download at ``logs.txt``, Cancel, Restart, Mark as),
 ``/task-runs/{id}`` (state history, result location, logs), ``/agents``, ``/login``. Scripts and styles are files of this package
@@ -154,11 +154,18 @@ async def dashboard(request: Request) -> HTMLResponse:
     return _page(request, "dashboard.html", title="Dashboard", board=board, agents=agents[:20], now=now)
 
 
+@router.get("/projects", response_class=HTMLResponse)
+async def projects_page(request: Request, search: str = "") -> HTMLResponse:
+    rows = await _api._call(request, q.list_projects, search or None, 200, 0)
+    counts = await _api._call(request, data.flow_counts)
+    return _page(request, "projects.html", title="Projects", projects=rows, counts=counts, search=search)
+
+
 @router.get("/flows", response_class=HTMLResponse)
-async def flows(request: Request, search: str = "", offset: int = 0) -> HTMLResponse:
+async def flows(request: Request, search: str = "", project: str = "", offset: int = 0) -> HTMLResponse:
     offset = max(offset, 0)
-    rows = await _api._call(request, q.list_flows, None, None, search or None, False, 101, offset)
-    return _page(request, "flows.html", title="Flows", flows=rows[:100], more=len(rows) > 100, search=search, offset=offset)
+    rows = await _api._call(request, q.list_flows, project or None, None, search or None, False, 101, offset)
+    return _page(request, "flows.html", title="Flows", flows=rows[:100], more=len(rows) > 100, search=search, project=project, offset=offset)
 
 
 async def _flow_page(request: Request, flow_id: str, status: int = 200, given: dict | None = None, errors: dict | None = None, problem: str | None = None):
