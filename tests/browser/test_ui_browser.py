@@ -136,6 +136,24 @@ def test_run_a_flow_from_its_page_and_watch_it_live(orchestra, browser, screensh
         assert "the rows do not add up" in page.text_content("#task-table") and "the rows do not add up" in page.text_content("#logs")
         assert page.text_content("#task-table").count(" s") + page.text_content("#task-table").count(" ms") >= 5  # durations
         assert [r.parameters for r in orchestra.client.flow_runs(flow_id=flow_id)] == [{"n": 3}]
+        # Restart from failed: the run goes again and only the failed task runs again
+        page.click("#restart")  # disabled at once, then the page reloads (Scheduled...) and reloads again when the run ends
+        deadline = time.monotonic() + 25
+        while orchestra.client.get_flow_run_info(run_id).state.is_finished() and not orchestra.client.get_flow_run_states(run_id)[-1]["message"].startswith("Restarted"):
+            assert time.monotonic() < deadline, "the Restart button did not restart the run"
+            time.sleep(0.05)
+        orchestra.wait_state(run_id, "Failed", timeout=25)
+        page.wait_for_selector("#restart:not([disabled])", timeout=25_000)
+        page.wait_for_selector("#task-table a")
+        runs_of = {}
+        for row in page.query_selector_all("#task-table tbody tr"):
+            link = row.query_selector("a")
+            runs_of[link.text_content()] = link.get_attribute("href")
+        def running_count(task: str) -> int:
+            return sum(1 for s in orchestra.client.request("GET", runs_of[task].replace("/task-runs/", "/task_runs/"))["states"] if s["state"] == "Running")
+        assert running_count("explode") == 2 and running_count("extract") == 1, (running_count("explode"), running_count("extract"))
+        page.screenshot(path=str(screenshots / "ui-run-restarted.png"), full_page=True)
+
         assert all(url.startswith("http://127.0.0.1:") for url in requests), [u for u in requests if not u.startswith("http://127.0.0.1:")]
         assert problems == [], problems
         print(f"flow page {flow_page_s * 1000:.0f} ms; colours seen {seen}; square progress {sorted(progress)}")
