@@ -189,3 +189,17 @@ def test_task_run_page_and_log_download(client, server, registered):
     assert text.status_code == 200 and text.headers["content-type"].startswith("text/plain") and "attachment" in text.headers["content-disposition"]
     assert f"INFO     {LOAD}: loaded {EVIL}" in text.text and "ERROR    inc[1]: inc[1] failed: boom" in text.text
     assert get(server, f"/task-runs/{uuid.uuid4()}").status_code == 404
+
+
+def test_a_big_map_is_summed_up_by_state_and_its_table_is_bounded(client, server, registered):
+    run = client.create_flow_run(registered, parameters={"n": 60})  # (the events below are what counts)
+    now = time.time()
+    events = [{"id": str(uuid.uuid4()), "type": "state", "flow_run_id": run, "task_run_id": str(uuid.uuid4()), "task_slug": "inc", "task_name": "inc",
+               "map_index": i, "state": "Success" if i < 550 else "Running", "finished": i < 550, "seq": 1, "ts": now} for i in range(600)]
+    client.post_events(events)
+    page = get(server, f"/flow-runs/{run}")
+    table = page.text.split('id="task-table"')[1].split("</table>")[0]
+    assert table.count("<tr data-key=") == 500 and "… and 100 more task runs" in page.text
+    counts = page.text.split('id="task-counts"')[1].split("</ul>")[0]
+    assert re.search(r">Success</span> <b>550</b>", counts) and re.search(r">Running</span> <b>50</b>", counts)
+    assert ">550/600<" in page.text  # the mapped node's progress

@@ -51,6 +51,7 @@ STATIC = HERE / "static"
 COOKIE = "perfect_nb_token"  # the name security.Guard accepts
 FAILED = ("Failed", "TimedOut", "TriggerFailed", "ValidationFailed")
 SUCCEEDED = sorted(name for name, cls in _api.STATE_NAMES.items() if issubclass(cls, _state.Success))
+TASK_ROWS = 500  # rows of the task-run table; a 5,000-item map is summed up by state above it
 MARK_AS = ("Success", "Failed", "Cancelled")
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -218,7 +219,11 @@ async def flow_run_page(request: Request, run_id: str, level: str = "DEBUG") -> 
     boot = {"run_id": run_id, "state": run["state"], "mapped": mapped, "colors": colors.STATE_COLORS, "finished": sorted(_api.FINISHED), "order": list(colors.LEGEND_ORDER), "succeeded": SUCCEEDED,
             "text": {s: colors.text_color(c) for s, c in colors.STATE_COLORS.items()}, "last_log": logs[-1]["id"] if logs else 0,
             "task_runs": {f"{t['task_slug']}|{t['map_index']}": t["state"] for t in run["task_runs"]}, "version": run["version"]}
+    counts: dict[str, int] = {}
+    for t in run["task_runs"]:
+        counts[t["state"]] = counts.get(t["state"], 0) + 1
     return _page(request, "flow_run.html", title=f"{run['name']} · run", run=run, flow=flow, svg=svg, logs=logs, names=names, level=level.upper(),
+                 shown_tasks=run["task_runs"][:TASK_ROWS], more_tasks=max(len(run["task_runs"]) - TASK_ROWS, 0), task_counts=dict(sorted(counts.items())),
                  floor=floor, levels=LEVELS, states=states, boot=boot, finished=run["state"] in _api.FINISHED, mark_as=MARK_AS)
 
 

@@ -116,6 +116,7 @@
     const key = e.task_slug + "|" + index;
     let row = table.querySelector(`tr[data-key="${CSS.escape(key)}"]`);
     if (!row) {
+      if (table.rows.length >= 500) return;   // as on the server: the first 500 rows
       row = table.insertRow();
       row.dataset.key = key;
       const cells = [e.task_slug + (index >= 0 ? `[${index}]` : ""), "", e.ts ? new Date(e.ts * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "", "", ""];
