@@ -203,3 +203,19 @@ def test_a_big_map_is_summed_up_by_state_and_its_table_is_bounded(client, server
     counts = page.text.split('id="task-counts"')[1].split("</ul>")[0]
     assert re.search(r">Success</span> <b>550</b>", counts) and re.search(r">Running</span> <b>50</b>", counts)
     assert ">550/600<" in page.text  # the mapped node's progress
+
+
+def test_flow_page_shows_the_schedule_switch_as_it_is(client, server):
+    from datetime import timedelta
+
+    from perfect_nb.schedules import IntervalSchedule
+
+    client.create_project("p")
+    flow = make_flow()
+    flow.schedule = IntervalSchedule(interval=timedelta(hours=1))
+    flow_id = client.register(flow, "p")["id"]
+    page = get(server, f"/flows/{flow_id}").text
+    assert '<span id="schedule-state">on</span>' in page and 'data-active="true"' in page and "Turn off" in page
+    client.set_schedule_active("ui-etl", False, project_name="p")
+    page = get(server, f"/flows/{flow_id}").text
+    assert '<span id="schedule-state">off</span>' in page and 'data-active="false"' in page and "Turn on" in page
