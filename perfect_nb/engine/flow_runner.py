@@ -365,6 +365,8 @@ class _FlowRun:
         except KeyboardInterrupt:  # a Ctrl-C here, in the flow runner
             raise
         except BaseException as exc:  # the executor itself failed (lost worker, unpicklable result)
+            if self.base.get("raise_on_exception"):  # utilities.debug.raise_on_exception(): a task's error
+                raise
             state = Failed(f"The executor could not run this task: {type(exc).__name__}: {exc}", result=exc)
             self._emit_local(node, node.state, state)
         node.state = state

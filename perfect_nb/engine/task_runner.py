@@ -110,6 +110,8 @@ class TaskRunner:
         except signals.PrefectStateSignal as sig:  # raised around the task (a hook): its state
             state = self._final_transition(state, sig.state, emit)
         except Exception as exc:  # an error around the task (its inputs, a hook), not inside it
+            if ctx.get("raise_on_exception"):  # utilities.debug.raise_on_exception()
+                raise
             self.logger.error("Task %r: unexpected error while running task: %s", ctx["task_full_name"], _describe(exc), exc_info=True)
             state = self._final_transition(state, Failed(f"Unexpected error while running task: {exc!r}", result=exc), emit)
         except BaseException as exc:  # sys.exit() or the like in a state handler or hook
@@ -274,6 +276,8 @@ class TaskRunner:
         except TaskTimeoutError as exc:
             return TimedOut(str(exc), result=exc, cached_inputs=inputs)
         except Exception as exc:
+            if ctx.get("raise_on_exception"):  # utilities.debug.raise_on_exception()
+                raise
             self.logger.error("Task %r: %s", ctx["task_full_name"], _describe(exc), exc_info=self.logger.isEnabledFor(logging.DEBUG))
             return Failed(f"Error during execution of task: {exc!r}", result=exc, cached_inputs=inputs)
         except BaseException as exc:  # sys.exit(), GeneratorExit, a user's own BaseException
