@@ -62,6 +62,21 @@ IMPORT_PATHS = [
     ("perfect_nb.engine.task_runner", ["TaskRunner"], None),
     ("perfect_nb.tasks.core.constants", ["Constant"], None),
     ("perfect_nb.errors", ["PerfectError", "FlowValidationError", "CycleError", "ParameterError"], None),
+    ("perfect_nb.exceptions", ["PrefectException", "ClientError", "AuthorizationError", "ObjectNotFoundError",
+                               "FlowStorageError", "PrefectSignal", "TaskTimeoutSignal",
+                               "VersionLockMismatchSignal"], None),
+    ("perfect_nb.utilities.debug", ["raise_on_exception", "is_serializable"], None),
+    ("perfect_nb.utilities.collections", ["DotDict", "as_nested_dict", "merge_dicts"], None),
+    ("perfect_nb.utilities.tasks", ["task", "unmapped", "tags"], "perfect_nb"),
+    ("perfect_nb.utilities.tasks", ["as_task"], "perfect_nb.core.task"),
+    ("perfect_nb.utilities.tasks", ["defaults_from_attrs", "pause_task"], None),
+    ("perfect_nb.tasks.shell", ["ShellTask"], None),
+    ("perfect_nb.tasks.templates", ["StringFormatter", "JinjaTemplate"], "perfect_nb.tasks.templates.strings"),
+    ("perfect_nb.tasks.database.sqlite", ["SQLiteQuery", "SQLiteScript"], None),
+    ("perfect_nb.tasks.files", ["Copy", "Move", "Remove", "Glob"], "perfect_nb.tasks.files.operations"),
+    ("perfect_nb.tasks.files", ["Zip", "Unzip"], "perfect_nb.tasks.files.compression"),
+    ("perfect_nb.tasks.secrets", ["PrefectSecret", "SecretBase", "EnvVarSecret"], None),
+    ("perfect_nb.client.secrets", ["Secret"], None),
 ]
 
 
@@ -85,6 +100,11 @@ def test_prefect1_import_paths(module, names, home):
         ("perfect_nb.engine.TaskRunner", "perfect_nb.TaskRunner"),
         ("perfect_nb.utilities.edges.unmapped", "perfect_nb.unmapped"),
         ("perfect_nb.triggers.all_finished", "perfect_nb.engine.triggers.all_finished"),
+        ("perfect_nb.exceptions.PrefectSignal", "perfect_nb.engine.signals.PrefectSignal"),
+        ("perfect_nb.exceptions.ClientError", "perfect_nb.errors.ClientError"),
+        ("perfect_nb.exceptions.ClientError", "perfect_nb.client.ClientError"),
+        ("perfect_nb.exceptions.PrefectException", "perfect_nb.errors.PerfectError"),
+        ("perfect_nb.utilities.tasks.as_task", "perfect_nb.core.task.as_task"),
     ],
 )
 def test_each_path_gives_the_same_object(one, other):
@@ -103,6 +123,10 @@ def test_each_path_gives_the_same_object(one, other):
         "perfect_nb.core.task", "perfect_nb.core.flow", "perfect_nb.core.parameter", "perfect_nb.core.edge",
         "perfect_nb.core.context", "perfect_nb.errors", "perfect_nb.tasks.core.constants",
         "perfect_nb.tasks.core.operators", "perfect_nb.tasks.core.collections", "perfect_nb.executors",
+        "perfect_nb.exceptions", "perfect_nb.utilities.debug", "perfect_nb.utilities.collections",
+        "perfect_nb.utilities.tasks", "perfect_nb.tasks.shell", "perfect_nb.tasks.templates",
+        "perfect_nb.tasks.database.sqlite", "perfect_nb.tasks.files", "perfect_nb.tasks.secrets",
+        "perfect_nb.client.secrets",
     ],
 )
 def test_module_all_is_sorted_and_resolves(module):
