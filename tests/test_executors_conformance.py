@@ -576,8 +576,20 @@ def test_dask_executor_starts_and_closes_its_own_cluster_and_maps_resources():
     assert executor.cluster is None and executor.client is None
 
 
+@pytest.fixture
+def sigint_raises():
+    """Ctrl-C raises KeyboardInterrupt during the test, however the suite was started: a job
+    started with SIGINT ignored (``nohup``, ``cmd &`` in a script, some CI runners) passes the
+    ignore on, and Python then leaves it ignored. The test sends its own interrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("kind", ["threads", "processes", "dask", "dask-own"])
-def test_an_interrupt_cancels_pending_work_and_keeps_finished_results(kind, request):
+def test_an_interrupt_cancels_pending_work_and_keeps_finished_results(kind, request, sigint_raises):
     executors = {
         "threads": lambda: LocalDaskExecutor("threads", 2),
         "processes": lambda: LocalDaskExecutor("processes", 2),
@@ -613,6 +625,20 @@ def test_an_interrupt_cancels_pending_work_and_keeps_finished_results(kind, requ
                 time.sleep(0.05)
             assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
             assert client.submit(sum, [1, 2], pure=False).result() == 3
+
+
+def test_a_thread_left_running_by_a_task_on_processes_does_not_hold_the_run():
+    @task
+    def leaves_a_thread():
+        threading.Thread(target=time.sleep, args=(30,)).start()  # not a daemon: it would keep its process
+        return 1
+
+    with Flow("left a thread") as flow:
+        left = leaves_a_thread()
+    start = time.monotonic()
+    state = flow.run(executor=LocalDaskExecutor("processes", num_workers=1))
+    assert state.result[left].result == 1
+    assert time.monotonic() - start < 10  # was 30 s: the worker waited for the thread before exiting
 
 
 def test_importing_the_executors_does_not_import_distributed():

@@ -165,9 +165,9 @@ def _worker_main(conn: Any, inherited: list[int]) -> None:
         try:
             payload = conn.recv_bytes()
         except (EOFError, OSError):
-            return
+            _leave()
         if not payload:
-            return
+            _leave()
         try:
             tag, blob = _OK, call_pickled(payload)
         except BaseException as exc:  # sent back to the parent, never raised here
@@ -177,6 +177,21 @@ def _worker_main(conn: Any, inherited: list[int]) -> None:
             _send(tag, blob)
             os._exit(0)  # the only way to stop a thread blocked outside Python code
         _send(tag, blob)
+
+
+def _leave() -> None:
+    """End this worker now: a thread a task left running (non-daemon or not) must not keep
+    the process, and so the pool's close and ``flow.run()``, waiting for it. Notifications
+    still being sent get their deadline first, and standard streams are flushed."""
+    notifications = sys.modules.get("perfect_nb.utilities.notifications")
+    if notifications is not None:
+        notifications.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(0)
 
 
 class PipeSink:
