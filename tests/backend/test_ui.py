@@ -104,6 +104,8 @@ def test_run_page_shows_dag_tasks_and_logs_with_user_text_escaped(client, server
     assert ">1/2 ok<" in svg or ">1/2<" in svg  # the mapped task is one node with its progress
     assert "inc[1]" in html and "Failed" in html and "inc[1] failed: boom" in html
     assert "Cancel" in html and "Restart from failed" in html
+    timeline = html.split('id="timeline"')[1].split("</section>")[0]
+    assert timeline.count('class="tl-bar"') == 5 and "background:#eb0000" in timeline  # one bar per task run, inc[1] red
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html)  # no script, style or link from elsewhere
     assert elapsed < 2.0, f"the run page took {elapsed:.2f} s"
 

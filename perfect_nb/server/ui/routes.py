@@ -219,12 +219,28 @@ async def flow_run_page(request: Request, run_id: str, level: str = "DEBUG") -> 
     boot = {"run_id": run_id, "state": run["state"], "mapped": mapped, "colors": colors.STATE_COLORS, "finished": sorted(_api.FINISHED), "order": list(colors.LEGEND_ORDER), "succeeded": SUCCEEDED,
             "text": {s: colors.text_color(c) for s, c in colors.STATE_COLORS.items()}, "last_log": logs[-1]["id"] if logs else 0,
             "task_runs": {f"{t['task_slug']}|{t['map_index']}": t["state"] for t in run["task_runs"]}, "version": run["version"]}
+    timeline = _timeline(run, run["task_runs"])
     counts: dict[str, int] = {}
     for t in run["task_runs"]:
         counts[t["state"]] = counts.get(t["state"], 0) + 1
     return _page(request, "flow_run.html", title=f"{run['name']} · run", run=run, flow=flow, svg=svg, logs=logs, names=names, level=level.upper(),
-                 shown_tasks=run["task_runs"][:TASK_ROWS], more_tasks=max(len(run["task_runs"]) - TASK_ROWS, 0), task_counts=dict(sorted(counts.items())),
+                 timeline=timeline, shown_tasks=run["task_runs"][:TASK_ROWS], more_tasks=max(len(run["task_runs"]) - TASK_ROWS, 0), task_counts=dict(sorted(counts.items())),
                  floor=floor, levels=LEVELS, states=states, boot=boot, finished=run["state"] in _api.FINISHED, mark_as=MARK_AS)
+
+
+def _timeline(run: dict, task_runs: list[dict], limit: int = 200) -> dict | None:
+    """Bars of the task runs that started (the first ``limit``), as percentages of the run's span."""
+    started = [t for t in task_runs if t["start_time"] is not None][:limit]
+    if not started:
+        return None
+    now = time.time()
+    begin = min(t["start_time"] for t in started)
+    end = max([t["end_time"] or now for t in started] + [run["end_time"] or begin])
+    span = max(end - begin, 1e-3)
+    bars = [{"name": t["task_name"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""), "state": t["state"],
+             "left": (t["start_time"] - begin) / span * 100, "width": max(((t["end_time"] or now) - t["start_time"]) / span * 100, 0.4),
+             "duration": _duration(t["start_time"], t["end_time"])} for t in started]
+    return {"bars": bars, "span": _duration(begin, end), "more": max(len([t for t in task_runs if t["start_time"] is not None]) - limit, 0)}
 
 
 @router.get("/flow-runs/{run_id}/logs.txt")
