@@ -368,6 +368,10 @@ def test_raise_on_exception_lets_the_task_error_out_of_flow_run():
 
 
 def test_defaults_from_attrs_and_pause_task():
+    """1.4.1: Add().run(1) -> 11, run(1, y=2) -> 3, run(1, y=None) keeps None (TypeError in x + y);
+    pause_task('waiting for a person') -> Paused with that message, start_time None; with
+    task_states={w: Resume()} the task returns 'resumed' (checked through FlowRunner, because
+    1.4.1's flow.run() prompts on a terminal for a paused task)."""
     from perfect_nb.utilities.tasks import as_task, defaults_from_attrs, pause_task
 
     class Add(Task):
@@ -384,6 +388,8 @@ def test_defaults_from_attrs_and_pause_task():
         given = Add()(x=1, y=2)
     state = flow.run()
     assert (state.result[from_attr].result, state.result[given].result) == (11, 3)
+    with pytest.raises(TypeError):
+        Add().run(1, y=None)
     assert as_task(5).run() == 5
 
     @task
@@ -394,7 +400,7 @@ def test_defaults_from_attrs_and_pause_task():
     with Flow("pause") as paused:
         w = wait()
     first = paused.run().result[w]
-    assert isinstance(first, Paused) and first.message == "waiting for a person"
+    assert isinstance(first, Paused) and first.message == "waiting for a person" and first.start_time is None
     assert paused.run(task_states={w: Resume()}).result[w].result == "resumed"
 
 

@@ -9,8 +9,8 @@
 ...     @defaults_from_attrs("greeting")
 ...     def run(self, name, greeting=None):
 ...         return f"{greeting} {name}"
->>> Greet().run("ann"), Greet().run("bo", greeting="hi")
-('hello ann', 'hi bo')
+>>> Greet().run("ann"), Greet().run("bo", greeting="hi"), Greet().run("cy", greeting=None)
+('hello ann', 'hi bo', 'None cy')
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ __all__ = ["as_task", "defaults_from_attrs", "pause_task", "tags", "task", "unma
 
 
 def defaults_from_attrs(*attr_args: str) -> Callable:
-    """Decorate a Task's ``run``: an argument named in ``attr_args`` that is passed as
-    ``None`` (or not at all) takes the value of the task's attribute of that name."""
+    """Decorate a Task's ``run``: an argument named in ``attr_args`` that the call does not
+    pass by keyword takes the value of the task's attribute of that name. As in Prefect 1,
+    an explicit ``None`` is kept, and such arguments should not be passed by position."""
     if len(attr_args) == 1 and callable(attr_args[0]):
         raise TypeError("defaults_from_attrs takes attribute names: use @defaults_from_attrs('name', ...).")
 
@@ -37,8 +38,8 @@ def defaults_from_attrs(*attr_args: str) -> Callable:
         @functools.wraps(run)
         def method(self, *args: Any, **kwargs: Any) -> Any:
             for attr in attr_args:
-                if kwargs.get(attr) is None:
-                    kwargs[attr] = getattr(self, attr, None)
+                if attr not in kwargs:
+                    kwargs[attr] = getattr(self, attr)
             return run(self, *args, **kwargs)
 
         return method
