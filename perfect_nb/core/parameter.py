@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from perfect_nb.core import context as _context
 from perfect_nb.core.task import Task
 from perfect_nb.errors import ParameterError
+from perfect_nb.utilities.reprs import short_repr
 
 __all__ = ["DateTimeParameter", "Parameter"]
 
@@ -78,7 +79,7 @@ class Parameter(Task):
         """Check ``value`` against ``choices`` and ``bounds``; return it or raise
         :class:`~perfect_nb.errors.ParameterError` (a ValueError)."""
         if self.choices is not None and value not in self.choices:
-            raise ParameterError(f"Parameter {self.name!r} must be one of {self.choices!r}, got {value!r}.")
+            raise ParameterError(f"Parameter {self.name!r} must be one of {short_repr(self.choices)}, got {short_repr(value)}.")
         if self.bounds is not None and value is not None:
             low, high = self.bounds
             try:
@@ -86,7 +87,7 @@ class Parameter(Task):
             except TypeError:  # a value of another kind than the bounds
                 inside = False
             if not inside:
-                raise ParameterError(f"Parameter {self.name!r} must be between {low!r} and {high!r}, got {value!r}.")
+                raise ParameterError(f"Parameter {self.name!r} must be between {low!r} and {high!r}, got {short_repr(value)}.")
         return value
 
     def run(self) -> Any:
@@ -128,8 +129,8 @@ class DateTimeParameter(Parameter):
             try:
                 return _dt.datetime.fromisoformat(value)
             except ValueError:
-                raise ParameterError(f"Parameter {self.name!r} needs an ISO 8601 date-time like 2024-01-31T08:00, got {value!r}.") from None
-        raise TypeError(f"Parameter {self.name!r} needs a datetime or an ISO 8601 string, got {value!r}.")
+                raise ParameterError(f"Parameter {self.name!r} needs an ISO 8601 date-time like 2024-01-31T08:00, got {short_repr(value)}.") from None
+        raise TypeError(f"Parameter {self.name!r} needs a datetime or an ISO 8601 string, got {short_repr(value)}.")
 
     def validate(self, value: Any) -> Any:
         return super().validate(self.parse(value))

@@ -34,6 +34,7 @@ from perfect_nb.engine.state import (
 from perfect_nb.engine.persistence import BRACES, hooks_for
 from perfect_nb.engine.timeouts import TaskTimeoutError, call_with_timeout
 from perfect_nb.engine.triggers import all_successful
+from perfect_nb.utilities.reprs import short_repr
 
 __all__ = ["TaskRunner", "TaskTimeoutError"]
 
@@ -113,7 +114,7 @@ class TaskRunner:
             if ctx.get("raise_on_exception"):  # utilities.debug.raise_on_exception()
                 raise
             self.logger.error("Task %r: unexpected error while running task: %s", ctx["task_full_name"], _describe(exc), exc_info=True)
-            state = self._final_transition(state, Failed(f"Unexpected error while running task: {exc!r}", result=exc), emit)
+            state = self._final_transition(state, Failed(f"Unexpected error while running task: {short_repr(exc)}", result=exc), emit)
         except BaseException as exc:  # sys.exit() or the like in a state handler or hook
             if is_interrupt(exc):
                 raise
@@ -204,7 +205,7 @@ class TaskRunner:
         except signals.PrefectStateSignal as sig:
             raise ENDRUN(self._transition(state, sig.state, emit)) from None
         except Exception as exc:
-            failed = TriggerFailed(f"Unexpected error while checking task trigger: {exc!r}", result=exc)
+            failed = TriggerFailed(f"Unexpected error while checking task trigger: {short_repr(exc)}", result=exc)
             raise ENDRUN(self._transition(state, failed, emit)) from None
         if not ok:
             raise ENDRUN(self._transition(state, TriggerFailed("Trigger failed", result=None), emit))
@@ -279,7 +280,7 @@ class TaskRunner:
             if ctx.get("raise_on_exception"):  # utilities.debug.raise_on_exception()
                 raise
             self.logger.error("Task %r: %s", ctx["task_full_name"], _describe(exc), exc_info=self.logger.isEnabledFor(logging.DEBUG))
-            return Failed(f"Error during execution of task: {exc!r}", result=exc, cached_inputs=inputs)
+            return Failed(f"Error during execution of task: {short_repr(exc)}", result=exc, cached_inputs=inputs)
         except BaseException as exc:  # sys.exit(), GeneratorExit, a user's own BaseException
             if is_interrupt(exc) or type(exc) is ENDRUN:
                 raise
@@ -375,7 +376,7 @@ class TaskRunner:
             new = sig.state
         except Exception as exc:
             self.logger.error("Task %r: a state handler raised %s", self.task.name, _describe(exc), exc_info=True)
-            failed = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
+            failed = Failed(f"Exception raised while calling state handlers: {short_repr(exc)}", result=exc)
             failed.timestamp = time.time()
             if emit is not None:
                 emit(old, failed)
