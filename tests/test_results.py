@@ -797,3 +797,39 @@ def test_a_task_run_name_with_a_stray_brace_fails_its_task_naming_the_template()
     state = flow.run()
     assert state.result[out].is_failed()
     assert state.result[out].message.startswith("Task 'named': task_run_name 'row-{x' is not a valid template: ")
+
+
+def test_a_target_outside_its_result_folder_is_refused_with_a_warning_naming_task_and_path(tmp_path, perfect_nb_log):
+    from perfect_nb import Flow, task
+
+    folder = tmp_path / "results"
+
+    @task(target="../escaped.pkl", result=LocalResult(dir=folder))
+    def escape():
+        return 1
+
+    with Flow("escape") as flow:
+        out = escape()
+    state = flow.run().result[out]
+    assert state.is_successful() and state.result == 1  # the result is kept in memory
+    assert "result_location" not in state.context  # never a location that was not written
+    assert not (tmp_path / "escaped.pkl").exists()
+    assert "'escape'" in perfect_nb_log.text and "'../escaped.pkl'" in perfect_nb_log.text
+    assert "outside the result folder" in perfect_nb_log.text
+
+
+def test_a_target_that_cannot_be_written_is_a_warning_naming_task_and_path(tmp_path, perfect_nb_log):
+    from perfect_nb import Flow, task
+
+    (tmp_path / "taken.pkl").mkdir()  # a folder where the file should go
+
+    @task(target="taken.pkl", result=LocalResult(dir=tmp_path))
+    def blocked():
+        return 2
+
+    with Flow("blocked") as flow:
+        out = blocked()
+    state = flow.run().result[out]
+    assert state.is_successful() and state.result == 2 and "result_location" not in state.context
+    assert "Task 'blocked': could not write its result to 'taken.pkl'" in perfect_nb_log.text
+    assert "kept in memory only" in perfect_nb_log.text

@@ -109,8 +109,17 @@ class LocalResult(Result):
                 raise ValueError(f"LocalResult cannot use dir={str(self.dir)!r}: {exc}. Pass a writable folder.") from None
 
     def _path(self, location: str | os.PathLike) -> Path:
+        """Where ``location`` is; a relative one must stay inside ``dir`` (``../`` out of it is refused)."""
         path = Path(location)
-        return path if path.is_absolute() else self.dir / path
+        if path.is_absolute():
+            return path
+        full = self.dir / path
+        if not os.path.normpath(full).startswith(os.path.join(os.path.normpath(self.dir), "")):
+            raise ValueError(
+                f"location {os.fspath(location)!r} points outside the result folder {str(self.dir)!r}; "
+                "keep it inside (no '../'), or give an absolute path to write elsewhere on purpose."
+            )
+        return full
 
     def read(self, location: str) -> "Result":
         new = copy.copy(self)
