@@ -641,6 +641,34 @@ def test_a_thread_left_running_by_a_task_on_processes_does_not_hold_the_run():
     assert time.monotonic() - start < 10  # was 30 s: the worker waited for the thread before exiting
 
 
+NO_HELPERS_LEFT = """
+import psutil
+from perfect_nb import Flow, task
+from perfect_nb.executors import DaskExecutor
+
+@task
+def one():
+    return 1
+
+if __name__ == "__main__":
+    with Flow("no helpers left") as flow:
+        one()
+    executor = DaskExecutor(cluster_kwargs={"n_workers": 1, "threads_per_worker": 1, "dashboard_address": ":0"})
+    assert flow.run(executor=executor).is_successful()
+    print([(p.pid, p.status(), p.cmdline()[-1][:60]) for p in psutil.Process().children(recursive=True)])
+"""
+
+
+def test_a_dask_run_on_its_own_cluster_leaves_no_process_behind(tmp_path):
+    import subprocess
+
+    script = tmp_path / "run.py"
+    script.write_text(NO_HELPERS_LEFT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"  # no worker, no zombie, no resource tracker
+
+
 def test_importing_the_executors_does_not_import_distributed():
     import subprocess
     import sys

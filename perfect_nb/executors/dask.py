@@ -390,6 +390,7 @@ class DaskExecutor(Executor):
         client_kwargs = {"set_as_default": False, **self.client_kwargs}
         with contextlib.ExitStack() as stack:
             if self.address is None:
+                stack.callback(_stop_tracker_if_started(_tracker_pid()))  # runs last: after the cluster closed
                 self.cluster = self._make_cluster()
                 stack.callback(self._close_cluster)
                 self.client = Client(self.cluster, **client_kwargs)
@@ -549,3 +550,28 @@ class DaskExecutor(Executor):
         if futures and self.client is not None:
             with contextlib.suppress(Exception):
                 self.client.cancel(futures, force=True)
+
+
+def _tracker_pid() -> int | None:
+    """The pid of this process's multiprocessing resource tracker, if one runs."""
+    from multiprocessing import resource_tracker
+
+    return getattr(resource_tracker._resource_tracker, "_pid", None)
+
+
+def _stop_tracker_if_started(before: int | None) -> Callable[[], None]:
+    """A callback that stops the resource tracker a cluster we started has started (its
+    spawned workers need one), so no helper process outlives the run. One that ran before
+    is someone else's (it may track their shared memory) and is left alone."""
+
+    def stop() -> None:
+        from multiprocessing import resource_tracker
+
+        tracker = resource_tracker._resource_tracker
+        if before is None and _tracker_pid() is not None and hasattr(tracker, "_stop"):
+            try:
+                tracker._stop()  # closes its pipe and reaps it; the next user starts a new one
+            except Exception:
+                logger.debug("The resource tracker could not be stopped.", exc_info=True)
+
+    return stop
