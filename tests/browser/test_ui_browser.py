@@ -90,7 +90,7 @@ def test_run_a_flow_from_its_page_and_watch_it_live(orchestra, browser, screensh
         flow_page_s = time.perf_counter() - started
         page.fill("#p-n", "50")
         page.click("#run-form button[type=submit]")
-        page.wait_for_selector("#e-n")
+        page.wait_for_selector("#e-n")  # said in the page (the server says the same: tests/backend/test_ui.py)
         assert page.text_content("#e-n") == "Must be between 1 and 10, got 50."
         assert page.input_value("#p-n") == "50"
         page.screenshot(path=str(screenshots / "ui-flow-bad-value.png"), full_page=True)
