@@ -329,9 +329,10 @@ class _Outbox:
     Each notifier has one lane (a daemon thread) that sends its messages in the
     order of the state changes; lanes of different notifiers run in parallel. Each
     message has one total deadline (its notifier's ``timeout``). Once a message
-    misses it, the lane's server is taken as not answering: the messages queued
-    behind it count their deadline from their state change, not from when their
-    turn comes, so they are given up with the first one instead of one after another.
+    misses it, the lane's server is taken as not answering: the messages that were
+    queued behind it are given up with it, without a try, and later ones count their
+    deadline from their state change, not from when their turn comes. A message sent
+    in time ends that.
     Failures are logged by :func:`flush`, in the order of the state changes, in the
     thread that flushes (the one that ran the flow: its notebook cell shows them).
     """
@@ -341,7 +342,7 @@ class _Outbox:
         self._lanes: dict[int, collections.deque] = {}
         self._threads: dict[int, threading.Thread] = {}
         self._ends: dict[int, float] = {}  # lane -> the deadline of the message being sent
-        self._stalled: set[int] = set()  # lanes whose last message missed its deadline
+        self._stalled: dict[int, float] = {}  # lane -> when its messages began missing their deadline
         self._reports: list[tuple] = []  # (sequence number, warning) of failed messages
         self._count = itertools.count()
 
@@ -364,14 +365,23 @@ class _Outbox:
                     self._ends.pop(key, None)
                     return
                 number, notifier, args, queued = lane.popleft()
-                end = (queued if key in self._stalled else time.monotonic()) + notifier.timeout
+                stalled = self._stalled.get(key)
+                if stalled is None:
+                    end = time.monotonic() + notifier.timeout
+                elif queued <= stalled:  # it waited behind the message that missed its deadline
+                    end = queued
+                else:
+                    end = queued + notifier.timeout
                 self._ends[key] = end
             try:
                 report, missed = notifier._deliver(*args, end=end)
             except BaseException as exc:  # never lose the lane over one message
                 report, missed = ("A %s notification could not be sent: %r", notifier.channel, exc), False
             with self._lock:
-                (self._stalled.add if missed else self._stalled.discard)(key)
+                if missed:
+                    self._stalled.setdefault(key, time.monotonic())
+                else:
+                    self._stalled.pop(key, None)
                 if report is not None:
                     self._reports.append((number, report))
 
@@ -471,6 +481,8 @@ class _Notifier(abc.ABC):
                 raise TimeoutError("deadline")
         except Exception as exc:  # a notification must never fail a run
             timeout = self.timeout
+            if time.monotonic() >= deadline.end - 0.05:  # a socket timeout (set to what was left) ended it
+                deadline.expired = True
             if deadline.expired:
                 why = (f"no complete answer within {timeout:g} s (timeout={timeout:g}); the server is too slow "
                        "or does not answer (messages queued behind this one are given up with it)")
