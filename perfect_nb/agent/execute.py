@@ -104,6 +104,36 @@ def restart_states(flow: Any, task_runs: list) -> tuple[dict, list[str]]:
     return states, rerun
 
 
+def result_locations(run_id: str, final: Any) -> list[tuple[str, str]]:
+    """(server task-run id, location) of every task run of a finished flow run whose result was stored."""
+    from perfect_nb.client.reporter import task_run_key
+
+    found = []
+    for task, state in (final.result or {}).items():
+        children = getattr(state, "map_states", None)
+        for index, s in ([(None, state)] if children is None else enumerate(children)):
+            location = s.context.get("result_location") if s is not None and s.context else None
+            if isinstance(location, str):
+                found.append((task_run_key(run_id, task.slug, index), location))
+    return found
+
+
+def _send_locations(client: Any, run_id: str, lease: int, final: Any) -> None:
+    """Tell the server where the results are, for a restart (the state events may have left
+    before the results were written). Best effort: a restart without them runs those tasks again."""
+    import uuid
+
+    from perfect_nb.errors import ClientError
+
+    events = [{"id": f"loc-{uuid.uuid4().hex}", "type": "location", "flow_run_id": run_id, "task_run_id": tid, "location": loc, "lease": lease}
+              for tid, loc in result_locations(run_id, final)]
+    for start in range(0, len(events), 1000):
+        try:
+            client.post_events(events[start:start + 1000])
+        except ClientError:
+            return
+
+
 def execute_flow_run(run_id: str, lease: int | None = None, api: str | None = None) -> int:
     """Run the registered flow run ``run_id``; the exit status (0 when it succeeded)."""
     from perfect_nb.cli.session import EXIT_FAILED, EXIT_OK, CommandError
@@ -139,6 +169,7 @@ def execute_flow_run(run_id: str, lease: int | None = None, api: str | None = No
         except KeyboardInterrupt:  # interrupted before the flow runner took over
             client.end_flow_run(run_id, lease, "Cancelled", f"Cancelled ({beat.reason or 'interrupted'}) before it started.")
             return EXIT_FAILED
+        _send_locations(client, run_id, lease, state)
         return EXIT_OK if state.is_successful() else EXIT_FAILED
     except ClientError as exc:
         raise CommandError(str(exc)) from None

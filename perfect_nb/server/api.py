@@ -206,7 +206,8 @@ async def get_task_run(task_run_id: str, request: Request) -> dict:
     return await _call(request, q.get_task_run, task_run_id)
 
 
-_EVENT_KEYS = {"flow_run": ("id", "flow_run_id"), "state": ("id", "flow_run_id", "state", "ts"), "log": ("id", "flow_run_id", "ts")}
+_EVENT_KEYS = {"flow_run": ("id", "flow_run_id"), "state": ("id", "flow_run_id", "state", "ts"), "log": ("id", "flow_run_id", "ts"),
+               "location": ("id", "flow_run_id", "task_run_id", "location")}
 
 
 @router.post("/events", openapi_extra={"requestBody": {"content": {"application/json": {"schema": EventsIn.model_json_schema()}}, "required": True}})

@@ -7,7 +7,10 @@ Three kinds of event arrive, each with an ``id`` the server deduplicates on:
 - ``state``: a flow run (``task_run_id`` null) or a task run changed state
   (``task_slug``, ``task_name``, ``map_index``, ``state``, ``message``,
   ``finished``, ``seq``, ``ts``);
-- ``log``: a log record (``level``, ``name``, ``message``, ``ts``).
+- ``log``: a log record (``level``, ``name``, ``message``, ``ts``);
+- ``location``: where a task run's result was stored (``task_run_id``,
+  ``location``), sent by a run process once its flow run is over, so that a
+  restart can reuse it (a state event may go out before the result is written).
 
 Every state event goes into the history; it becomes the current state of its
 run only when it carries the run's current ``lease`` (see
@@ -125,7 +128,7 @@ def _executemany(conn: sa.Connection, template: str, rows: list[tuple]) -> int:
 
 def _current(conn: sa.Connection, events: list[dict]) -> list[dict]:
     """The events that carry their flow run's current lease (the others are history only)."""
-    if all(not e.get("lease") for e in events) and not any(e.get("task_run_id") for e in events):
+    if not events or all(not e.get("lease") for e in events) and not any(e.get("task_run_id") for e in events):
         return events  # unleased flow-level events: the update's own condition checks the lease
     ids = sorted({e["flow_run_id"] for e in events})
     leases = dict(conn.execute(sa.select(flow_runs.c.id, flow_runs.c.lease).where(flow_runs.c.id.in_(ids))).all())
@@ -161,4 +164,8 @@ def ingest(conn: sa.Connection, events: list[dict]) -> dict:
     if log_events:
         rows = [(e["id"], e["flow_run_id"], e.get("task_run_id"), int(e.get("level", 20)), str(e.get("name", ""))[:200], str(e.get("message", "")), e["ts"]) for e in log_events]
         new_logs = _executemany(conn, _LOG_INSERT, rows)
+    located = _current(conn, [e for e in events if e["type"] == "location"])
+    if located:
+        conn.execute(task_runs.update().where(task_runs.c.id == sa.bindparam("tid")).values(result_location=sa.bindparam("loc")),
+                     [{"tid": e["task_run_id"], "loc": str(e["location"])} for e in located])
     return {"states": max(new_states, 0), "logs": max(new_logs, 0), "runs": sorted({e["flow_run_id"] for e in events})}
