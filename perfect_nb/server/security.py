@@ -2,7 +2,9 @@
 
 - **Token.** When the server has a token (always, when it is bound to anything
   but a loopback address), a request needs ``Authorization: Bearer TOKEN``
-  (or the ``perfect_nb_token`` cookie the UI sets); else 401.
+  (or the ``perfect_nb_token`` cookie the UI sets); else 401, except that the
+  sign-in page and the UI's static files are open, and a browser asking for a
+  page (``GET`` accepting ``text/html``) is sent to the sign-in page.
 - **Host and Origin.** A request must name one of the server's own hosts (no
   DNS rebinding); a request from a browser page (``Origin``) must come from the
   server's own origin; else 403.
@@ -16,6 +18,7 @@ import hmac
 import ipaddress
 import json
 from typing import Any, Awaitable, Callable
+from urllib.parse import quote
 
 __all__ = ["Guard", "is_loopback"]
 
@@ -43,6 +46,14 @@ async def _refuse(send: Callable, status: int, detail: str) -> None:
         headers.append((b"www-authenticate", b"Bearer"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+OPEN_PREFIXES = ("/ui/static/",)  # what the sign-in page itself needs
+
+
+async def _redirect(send: Callable, location: str) -> None:
+    await send({"type": "http.response.start", "status": 303, "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 class Guard:
@@ -83,6 +94,11 @@ class Guard:
         if origin and origin.split("://", 1)[-1] != headers.get("host") and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
             return await _refuse(send, 403, f"Cross-origin request from {origin!r} refused.")
         if not self._token_ok(headers):
+            path = scope.get("path", "")
+            if scope["method"] in ("GET", "HEAD") and (path == "/login" or path.startswith(OPEN_PREFIXES)):
+                return await self.app(scope, receive, send)
+            if scope["method"] == "GET" and "text/html" in headers.get("accept", "") and not path.startswith("/api/"):
+                return await _redirect(send, "/login?next=" + quote(path + ("?" + scope["query_string"].decode("latin-1") if scope.get("query_string") else ""), safe=""))
             return await _refuse(send, 401, "This server needs a token: send 'Authorization: Bearer TOKEN' (see `perfect server start`'s output or the [server] token in config.toml).")
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body:

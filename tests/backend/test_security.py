@@ -54,3 +54,25 @@ def test_over_large_body_is_413(database_url, home):
         assert httpx.post(f"{proc.api}/api/projects", json={"name": "small"}).status_code == 201
     finally:
         proc.stop()
+
+
+def test_a_browser_without_the_token_is_sent_to_sign_in_and_signs_in_once(database_url, home):
+    proc = ServerProcess(database_url, home, env={"PERFECT_NB__SERVER__TOKEN": "s3cret"}).start()
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    try:
+        page = httpx.get(f"{proc.api}/flows?search=a", headers=html)
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fflows%3Fsearch%3Da"
+        assert httpx.get(f"{proc.api}/api/projects", headers=html).status_code == 401, "the API never redirects"
+        sign_in = httpx.get(f"{proc.api}/login", headers=html)
+        assert sign_in.status_code == 200 and "<form" in sign_in.text
+        css = next(part.split('"')[0] for part in sign_in.text.split('href="')[1:] if part.startswith("/ui/static/"))
+        assert httpx.get(f"{proc.api}{css}").status_code == 200, "the sign-in page's own files load without the token"
+        assert httpx.post(f"{proc.api}/login", headers={"Authorization": "Bearer wrong", "Origin": proc.api}).status_code == 401
+        good = httpx.post(f"{proc.api}/login", headers={"Authorization": "Bearer s3cret", "Origin": proc.api})
+        cookie = good.headers["set-cookie"]
+        assert good.status_code == 200 and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        with httpx.Client(base_url=proc.api, cookies=good.cookies) as browser:
+            assert browser.get("/", headers=html).status_code == 200
+            assert browser.get("/api/projects").status_code == 200
+    finally:
+        proc.stop()
