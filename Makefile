@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cache
 	$(BIN)/python -m bench.backend
 	$(BIN)/python -m bench.agent
+	$(BIN)/python -m bench.prefect3
 
 clean:
 	rm -rf $(VENV) bench/.prefect1-venv

@@ -59,6 +59,17 @@ class _Peak(threading.Thread):
             self.stop.wait(0.1)
 
 
+def pickup_latencies(client, flow_id: str, runs: int) -> list[float]:
+    """Create ``runs`` runs one after the other; seconds from each one's Scheduled to its Running state."""
+    latencies = []
+    for _ in range(runs):
+        run_id = client.create_flow_run(flow_id)
+        client.wait_for(run_id, timeout=60, poll=0.05)
+        states = {s["state"]: s["timestamp"] for s in client.get_flow_run_states(run_id)}
+        latencies.append(states["Running"] - states["Scheduled"])
+    return latencies
+
+
 def main() -> None:
     from perfect_nb.cli.pyfile import load_flows
     from perfect_nb.client import Client
@@ -79,12 +90,7 @@ def main() -> None:
             agent = subprocess.Popen([sys.executable, "-m", "perfect_nb", "agent", "local", "start", "--concurrency", "4"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(2.0)
-            latencies = []
-            for _ in range(20):
-                run_id = client.create_flow_run(flow_id)
-                client.wait_for(run_id, timeout=60, poll=0.05)
-                states = {s["state"]: s["timestamp"] for s in client.get_flow_run_states(run_id)}
-                latencies.append(states["Running"] - states["Scheduled"])
+            latencies = pickup_latencies(client, flow_id, 20)
             rows.append(("pickup latency, create to Running, one idle agent (20 runs)",
                          f"median {statistics.median(latencies):.2f} s, worst {max(latencies):.2f} s", "target: median under 1 s (Prefect 3's process worker: 5-7 s, not measured here)"))
             peak = _Peak(server.proc.pid, agent.pid)
