@@ -66,12 +66,15 @@ def test_a_silent_process_of_a_living_agent_fails_and_a_heartbeating_one_is_neve
         o.agent_heartbeat(conn, agent["id"], {run["id"]: run["lease"]}, now=T + 3.5 * HB)
         o.run_heartbeat(conn, run["id"], run["lease"], "host-a", 42, now=T + 2 * HB)
     assert _reap(db, T + 3.5 * HB) == [], "heartbeating within three intervals"
-    (changed,) = _reap(db, T + 5.5 * HB)
+    with db.write() as conn:
+        o.agent_heartbeat(conn, agent["id"], {run["id"]: run["lease"]}, now=T + 7.5 * HB)
+    assert _reap(db, T + 7.5 * HB) == [], "silent for 5.5 intervals: its living agent has the time to report the exit itself"
+    (changed,) = _reap(db, T + 8.5 * HB)
     assert changed["state"] == "Failed" and "while agent a lives" in changed["message"] and "host-a (pid 42)" in changed["message"]
     with db.write() as conn:
         with pytest.raises(q.Conflict, match="no longer this process's"):
-            o.run_heartbeat(conn, run["id"], run["lease"], "host-a", 42, now=T + 6 * HB)
-        assert o.agent_heartbeat(conn, agent["id"], {run["id"]: run["lease"]}, now=T + 6 * HB) == {"stop": [run["id"]]}
+            o.run_heartbeat(conn, run["id"], run["lease"], "host-a", 42, now=T + 9 * HB)
+        assert o.agent_heartbeat(conn, agent["id"], {run["id"]: run["lease"]}, now=T + 9 * HB) == {"stop": [run["id"]]}
 
 
 def test_a_claimed_run_has_a_startup_grace_and_nothing_is_judged_right_after_the_server_starts(db):

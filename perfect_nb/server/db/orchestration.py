@@ -147,7 +147,7 @@ def _end_task_runs(conn: sa.Connection, run_id: str, state: str, now: float) -> 
 def reap(conn: sa.Connection, now: float, heartbeat_seconds: float, max_claims: int, up_since: float) -> list[dict]:
     """Runs whose process stopped heartbeating for three intervals: back to the queue when
     their agent is gone too (at most ``max_claims`` hand-outs, then Failed), Failed when the
-    agent lives (it lost the process), Cancelled when they were being cancelled.
+    agent still lives after six (it lost a hung process), Cancelled when they were being cancelled.
     Nothing is judged in the first three intervals after the server started."""
     stale = now - 3 * heartbeat_seconds
     if up_since > stale:
@@ -162,6 +162,8 @@ def reap(conn: sa.Connection, now: float, heartbeat_seconds: float, max_claims: 
     for r in rows:
         silent = f"{now - r.heartbeat:.0f} s"
         agent_alive = r.agent_heartbeat is not None and r.agent_heartbeat >= stale
+        if agent_alive and r.state != "Cancelling" and r.heartbeat >= now - 6 * heartbeat_seconds:
+            continue  # a living agent reports its child's exit itself; if the agent died too, it is stale by then
         where = f" on {r.host}" + (f" (pid {r.pid})" if r.pid else "")
         if r.state == "Cancelling":
             state, message = "Cancelled", f"Cancelled: its process{where} stopped heartbeating {silent} ago."
