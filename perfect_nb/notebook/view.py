@@ -153,6 +153,7 @@ class FlowView(widgets.VBox):
         self._ended: dict[str, float] = {}
         self._logs = _LogCollector()
         self._outcome = ""
+        self._flow_run_id: str | None = None
 
     # --- running -------------------------------------------------------------
     def run(self, executor: Any = None, force: Any = (), hold: Any = (), **parameters: Any) -> State:
@@ -208,6 +209,7 @@ class FlowView(widgets.VBox):
         self._show_details()
 
     def _on_event(self, event: StateChange) -> None:
+        self._flow_run_id = event.flow_run_id
         if event.task is None:
             return
         slug, new = event.task.slug, event.new_state
@@ -246,7 +248,7 @@ class FlowView(widgets.VBox):
         self._throttle.flush()
         drawn = {t: s for t, s in (state.result or {}).items() if t not in hidden_tasks(self.flow)} if isinstance(state.result, dict) else {}
         self._outcome = f"{state.type} in {seconds:.2f} s: {_count_text(drawn)}"
-        self.summary.value = _summary_html(state, seconds, self.flow, self._ran)
+        self.summary.value = _summary_html(state, seconds, self.flow, self._ran) + _run_page_link(self.run_kwargs.get("backend"), self._flow_run_id)
         self.results.value = _results_html(self.flow, state)
         self.logs.value = _logs_html(self._logs.by_task)
         self._show_details()
@@ -355,6 +357,17 @@ def _quiet_console(logger: logging.Logger):
             handler.removeFilter(_task_failure)
 
     return restore
+
+
+def _run_page_link(backend: Any, flow_run_id: str | None) -> str:
+    """A link to the run's page in the server's web UI, when the run was recorded there."""
+    from perfect_nb.configuration import get_value
+
+    if flow_run_id is None or backend is False or (backend is None and get_value("backend", "kind") != "server"):
+        return ""
+    api = backend if isinstance(backend, str) else getattr(backend, "api", None) or get_value("backend", "api")
+    url = f"{str(api).rstrip('/')}/flow-runs/{flow_run_id}"
+    return f"<div class='pnb-run-link'>Recorded: <a href='{html.escape(url)}' target='_blank' rel='noopener'>{html.escape(url)}</a></div>"
 
 
 def _summary_html(state: State, seconds: float, flow: Flow, ran: set[str] | None = None) -> str:

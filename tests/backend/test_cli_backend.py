@@ -113,3 +113,24 @@ def test_perfect_backend_magic_shows_and_switches_the_backend(ip, server, capsys
 
     with pytest.raises(UsageError, match="--api goes with `server`"):
         ip.run_line_magic("perfect_backend", "none --api http://x")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_recorded_notebook_run_links_to_its_run_page(ip, server, client):
+    import httpx
+
+    from perfect_nb.notebook import views
+
+    ip.run_line_magic("perfect_backend", f"server --api {server.api}")
+    try:
+        ip.run_cell("from perfect_nb import task\n@task\ndef one():\n    return 1\n")
+        ip.run_cell_magic("perfect_flow", "linked", "one()\n")
+        summary = views["linked"].summary.value
+        (run,) = client.flow_runs(flow_name="linked")
+        url = f"{server.api}/flow-runs/{run.id}"
+        assert f"href='{url}'" in summary
+        assert httpx.get(url).status_code == 200, "the link opens the run's page"
+    finally:
+        ip.run_line_magic("perfect_backend", "none")
+    ip.run_cell_magic("perfect_flow", "linked", "one()\n")
+    assert "pnb-run-link" not in views["linked"].summary.value, "an unrecorded run has no link"
