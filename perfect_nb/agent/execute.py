@@ -26,7 +26,6 @@ __all__ = ["LEASE_ENV", "HEARTBEAT_ENV", "execute_flow_run", "restart_states"]
 
 LEASE_ENV = "PERFECT_NB_FLOW_RUN_LEASE"
 HEARTBEAT_ENV = "PERFECT_NB_HEARTBEAT_SECONDS"
-SUCCEEDED = {"Success", "Cached", "Skipped", "Looped", "Mapped"}
 
 
 class _Heartbeat(threading.Thread):
@@ -76,10 +75,9 @@ def restart_states(flow: Any, task_runs: list) -> tuple[dict, list[str]]:
     states, rerun = {}, []
     for row in task_runs:
         task = by_slug.get(row["task_slug"])
-        name = type(row["state"]).__name__
-        if task is None or name not in SUCCEEDED:
+        if task is None or not row["state"].is_successful():
             continue
-        if name == "Mapped":
+        if type(row["state"]).__name__ == "Mapped":
             parents.setdefault(row["task_slug"], {})
             continue
         location = row.get("result_location")
@@ -138,7 +136,7 @@ def execute_flow_run(run_id: str, lease: int | None = None, api: str | None = No
     """Run the registered flow run ``run_id``; the exit status (0 when it succeeded)."""
     from perfect_nb.cli.session import EXIT_FAILED, EXIT_OK, CommandError
     from perfect_nb.client import Client
-    from perfect_nb.errors import ClientError, SerializationError
+    from perfect_nb.errors import ClientError
 
     lease = int(os.environ.get(LEASE_ENV, "0")) if lease is None else lease
     if not lease:
@@ -154,7 +152,7 @@ def execute_flow_run(run_id: str, lease: int | None = None, api: str | None = No
         info = client.get_flow_run_info(run_id)
         try:
             flow = client.load_flow(info.flow_id)
-        except (SerializationError, ClientError, Exception) as exc:
+        except Exception as exc:  # a missing module, other versions, a server error
             client.end_flow_run(run_id, lease, "Failed", f"The registered flow cannot be loaded on {socket.gethostname()}: {exc}")
             return EXIT_FAILED
         results = home() / "results"

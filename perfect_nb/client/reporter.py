@@ -13,6 +13,7 @@ on, so nothing is stored twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -207,6 +208,7 @@ class Reporter:
         self.flush()
 
 
+@functools.lru_cache(maxsize=1 << 16)  # each task run's id is asked for once per state event
 def task_run_key(flow_run_id: str, slug: str, map_index: int | None) -> str:
     """The id a task run has in the server: the same for every attempt of a flow run,
     so a restarted run updates the task runs it has.

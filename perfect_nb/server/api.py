@@ -20,17 +20,15 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from perfect_nb.core.parameter_spec import check_parameters
-from perfect_nb.engine import state as _state
 from perfect_nb.errors import ParameterError
 from perfect_nb.server.db import queries as q
+from perfect_nb.server.db.orchestration import FINISHED, STATE_NAMES
 from perfect_nb.server.db.ingest import ingest
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api")
 
-STATE_NAMES = {cls.__name__: cls for cls in vars(_state).values() if isinstance(cls, type) and issubclass(cls, _state.State)}
-FINISHED = {name for name, cls in STATE_NAMES.items() if issubclass(cls, _state.Finished)}
 
 
 def _db(request: Request):

@@ -364,7 +364,7 @@ def test_an_agent_runs_a_registered_schedule_until_it_is_switched_off(orchestra)
 
 
 def test_a_registered_flow_with_a_dask_executor_runs_its_tasks_on_that_cluster(orchestra):
-    distributed = pytest.importorskip("distributed")
+    import distributed  # a dependency of perfect_nb (DaskExecutor)
     with distributed.LocalCluster(n_workers=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster, distributed.Client(cluster) as dask_client:
         source = FLOWS.replace('with Flow("work") as flow:', f'from perfect_nb.executors import DaskExecutor\nwith Flow("work", executor=DaskExecutor({cluster.scheduler_address!r})) as flow:')
         flow_id = orchestra.register(source)

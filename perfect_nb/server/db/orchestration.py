@@ -25,18 +25,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from perfect_nb.engine import state as _state
 from perfect_nb.server.db.queries import Conflict, NotFound, get_flow_run
 from perfect_nb.server.db.schema import agents, flow_runs, states, task_runs
 
 __all__ = [
-    "ACTIVE", "FINISHED", "agent_heartbeat", "cancel_run", "claim_runs", "list_agents", "reap", "register_agent", "restart_run",
+    "ACTIVE", "FINISHED", "STATE_NAMES", "SUCCEEDED", "agent_heartbeat", "cancel_run", "claim_runs", "list_agents", "reap", "register_agent", "restart_run",
     "run_heartbeat", "end_run",
 ]
 
 ACTIVE = ("Submitted", "Running", "Cancelling")
-FINISHED = ("Success", "Failed", "Cancelled", "TimedOut", "TriggerFailed", "Skipped", "Cached", "Looped", "Finished", "ValidationFailed")
+STATE_NAMES = {cls.__name__: cls for cls in vars(_state).values() if isinstance(cls, type) and issubclass(cls, _state.State)}
+FINISHED = tuple(sorted(name for name, cls in STATE_NAMES.items() if issubclass(cls, _state.Finished)))
+SUCCEEDED = tuple(sorted(name for name, cls in STATE_NAMES.items() if issubclass(cls, _state.Success)))
 STARTUP_GRACE = 10.0  # seconds a claimed run's process has to start before its silence counts
-SUCCEEDED = ("Success", "Cached", "Skipped", "Looped", "Mapped", "Finished")
 
 
 def _transition(conn: sa.Connection, run_id: str, state: str, message: str | None, now: float, where: list | None = None, **values: Any) -> bool:
@@ -137,7 +139,7 @@ def end_run(conn: sa.Connection, run_id: str, lease: int, state: str, message: s
 
 def _end_task_runs(conn: sa.Connection, run_id: str, state: str, now: float) -> None:
     message = "Its flow run was cancelled." if state == "Cancelled" else "Its flow run's process ended before this task run finished."
-    ids = [r.id for r in conn.execute(sa.select(task_runs.c.id).where(task_runs.c.flow_run_id == run_id, task_runs.c.state.notin_(FINISHED + ("Mapped",))))]
+    ids = [r.id for r in conn.execute(sa.select(task_runs.c.id).where(task_runs.c.flow_run_id == run_id, task_runs.c.state.notin_(FINISHED)))]
     if not ids:
         return
     conn.execute(task_runs.update().where(task_runs.c.id.in_(ids)).values(state=state, message=message, end_time=now, updated=now, seq=task_runs.c.seq + 1))

@@ -24,11 +24,20 @@ __all__ = ["PrefectSecret", "SecretBase"]
 class SecretBase(Task):
     """Base of the secret tasks: checkpointing off, result not configurable."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
         if kwargs.get("result"):
             raise ValueError("Result types for Secrets are not configurable.")
         kwargs["checkpoint"] = False
+        self.secret_name = name
+        kwargs.setdefault("name", name)
         super().__init__(**kwargs)
+
+    def _name(self, name: str | None) -> str:
+        """The secret to read: the one given to run(), else the task's own."""
+        name = name if name is not None else self.secret_name
+        if name is None:
+            raise ValueError("A secret name must be provided.")
+        return name
 
 
 class PrefectSecret(SecretBase):
@@ -36,13 +45,5 @@ class PrefectSecret(SecretBase):
     creating it inside ``with Flow(...)`` does not add it to the flow: call it, pass it
     to a task, or ``flow.add_task`` it."""
 
-    def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        self.secret_name = name
-        kwargs.setdefault("name", name)
-        super().__init__(**kwargs)
-
     def run(self, name: str | None = None) -> Any:
-        name = name if name is not None else self.secret_name
-        if name is None:
-            raise ValueError("A secret name must be provided.")
-        return Secret(name).get()
+        return Secret(self._name(name)).get()

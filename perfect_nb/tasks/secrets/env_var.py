@@ -16,16 +16,12 @@ class EnvVarSecret(SecretBase):
 
     def __init__(self, name: str | None = None, cast: Callable[[Any], Any] | None = None,
                  raise_if_missing: bool = False, **kwargs: Any) -> None:
-        self.secret_name = name
         self.cast = cast
         self.raise_if_missing = raise_if_missing
-        kwargs.setdefault("name", name)
-        super().__init__(**kwargs)
+        super().__init__(name, **kwargs)
 
     def run(self, name: str | None = None) -> Any:
-        name = name if name is not None else self.secret_name
-        if name is None:
-            raise ValueError("A secret name must be provided.")
+        name = self._name(name)
         if self.raise_if_missing and name not in os.environ:
             raise ValueError(f"Environment variable not set: {name}")
         value = os.environ.get(name)
