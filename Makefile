@@ -15,6 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
+	$(BIN)/python -m perfect_nb.notebook.lab_settings
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 # One pytest run: unit, doctest, notebook (nbval, outputs compared) and browser tests.

@@ -64,6 +64,9 @@ def test_post_build_is_an_executable_script_that_installs_the_package():
     text = post_build.read_text()
     assert text.startswith("#!/bin/bash\n")
     assert re.search(r"^python -m pip install .*(-e \.|\s\.)$", text, re.MULTILINE), text
+    # and turns on JupyterLab's saving of widget state, as `make lab` does
+    assert re.search(r"^python -m perfect_nb\.notebook\.lab_settings\b", text, re.MULTILINE), text
+    assert re.search(r"^\t\$\(BIN\)/python -m perfect_nb\.notebook\.lab_settings$", (BINDER.parent / "Makefile").read_text(), re.MULTILINE)
 
 
 def test_runtime_python_satisfies_requires_python():

@@ -94,3 +94,4 @@ def write_all(root: pathlib.Path) -> None:
     """Write the fixture notebook(s) into ``root`` (a copy the server serves)."""
     write(root / "browser-form.ipynb", FORM)
     write(root / "browser-twins.ipynb", TWINS)
+    write(root / "browser-saved.ipynb", FORM)  # saved and reopened by its test

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from perfect_nb.notebook.lab_settings import OVERRIDES as LAB_SETTINGS
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -33,7 +35,9 @@ LOCAL_HOST = "127.0.0.1"
 
 # Settings overrides: no news/update toasts over screenshots; every cell kept in the DOM
 # (no windowing), so cells and their outputs can be found wherever they are scrolled.
+# Plus the settings `make lab` and Binder install (perfect_nb.notebook.lab_settings).
 OVERRIDES = {
+    **LAB_SETTINGS,
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
 }
