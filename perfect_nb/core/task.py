@@ -142,6 +142,7 @@ class Task:
     """
 
     _sig: _Signature | None = None
+    auto_generated = False  # True for the Constants and collections ``as_task`` adds
     _run_nout: int | None = None  # from run()'s ``-> tuple[...]`` annotation
 
     def __init_subclass__(cls, **kw: Any) -> None:
@@ -318,6 +319,63 @@ class Task:
         flow.set_dependencies(self, upstream_tasks=upstream_tasks, downstream_tasks=downstream_tasks, keyword_tasks=keyword_tasks, mapped=mapped, validate=validate)
         return self
 
+    def pipe(_prefect_self, _prefect_task: "Task", **kwargs: Any) -> "Task":  # noqa: N805 - names free for kwargs
+        """``a.pipe(b, y=1)`` is ``b(a, y=1)``: this task's result is ``b``'s first argument.
+
+        >>> from perfect_nb import Flow, task
+        >>> inc, add = task(lambda x: x + 1, name="inc"), task(lambda x, y: x + y, name="add")
+        >>> with Flow("pipe") as flow:
+        ...     out = inc(1).pipe(add, y=10).pipe(inc)
+        >>> flow.run().result[out].result
+        13
+        """
+        return _prefect_task(_prefect_self, **kwargs)
+
+    def serialize(self) -> dict:
+        """The task's settings as JSON-ready data (the keys of Prefect 1's task schema)."""
+        from perfect_nb import __version__
+
+        def seconds(delta: _dt.timedelta | None) -> float | None:
+            return None if delta is None else delta.total_seconds()
+
+        def qualified(obj: Any) -> dict | None:
+            return None if obj is None else {"fn": f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}", "kwargs": {}}
+
+        from perfect_nb.engine.triggers import all_successful
+
+        return {
+            "type": f"{type(self).__module__}.{type(self).__qualname__}",
+            "name": self.name,
+            "slug": self.slug,
+            "tags": sorted(self.tags),
+            "max_retries": self.max_retries,
+            "retry_delay": seconds(self.retry_delay),
+            "inputs": {k: {"required": v["required"], "type": str(v["type"])} for k, v in self.inputs().items()},
+            "outputs": str(self.outputs()),
+            "timeout": self.timeout,
+            "trigger": qualified(self.trigger or all_successful),
+            "skip_on_upstream_skip": self.skip_on_upstream_skip,
+            "cache_for": seconds(self.cache_for),
+            "cache_key": self.cache_key,
+            "cache_validator": qualified(self.cache_validator),
+            "auto_generated": self.auto_generated,
+            "__version__": __version__,
+        }
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """What calling the task accepts: run()'s arguments plus the binding keywords."""
+        params = [p for name, p in self.signature.signature.parameters.items() if name != "self"]
+        var_kw = [p for p in params if p.kind is p.VAR_KEYWORD]
+        params = [p for p in params if p.kind is not p.VAR_KEYWORD]
+        extra = [
+            inspect.Parameter("mapped", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=bool),
+            inspect.Parameter("task_args", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=dict),
+            inspect.Parameter("upstream_tasks", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Iterable),
+            inspect.Parameter("flow", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="Flow"),
+        ]
+        return inspect.Signature(params + extra + var_kw, return_annotation="Task")
+
     # --- operators build tasks --------------------------------------------
     def __getitem__(self, key: Any) -> "Task":
         from perfect_nb.tasks.core import operators
@@ -334,6 +392,16 @@ class Task:
 
     def __bool__(self) -> bool:
         return True
+
+    def __or__(self, other: Any) -> Any:
+        """``a | b``: ``b`` runs after ``a`` (no data passed); returns ``b``, as in Prefect 1."""
+        self.set_dependencies(downstream_tasks=[other])
+        return other
+
+    def __ror__(self, other: Any) -> "Task":
+        """``b | a`` with ``b`` not a task: ``a`` runs after it; returns ``a``."""
+        self.set_dependencies(upstream_tasks=[other])
+        return self
 
     def __repr__(self) -> str:
         return f"<Task: {self.name}>"
@@ -369,7 +437,7 @@ def _add_operator(dunder: str, op: str, reflected: bool = False) -> None:
         setattr(Task, dunder, lambda self, other: _binary(op, self, other))
 
 
-for _d, _op in [("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("truediv", "Div"), ("floordiv", "FloorDiv"), ("mod", "Mod"), ("pow", "Pow"), ("and", "And"), ("or", "Or")]:
+for _d, _op in [("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("truediv", "Div"), ("floordiv", "FloorDiv"), ("mod", "Mod"), ("pow", "Pow"), ("and", "And")]:
     _add_operator(f"__{_d}__", _op)
     _add_operator(f"__r{_d}__", _op, reflected=True)
 for _d, _op in [("gt", "GreaterThan"), ("ge", "GreaterThanOrEqual"), ("lt", "LessThan"), ("le", "LessThanOrEqual")]:
@@ -468,7 +536,12 @@ def as_task(value: Any, flow: Any = None) -> Task:
         value = value.value
     if _contains_task(value):
         if isinstance(value, dict):
-            return collections.Dict().bind(keys=list(value.keys()), values=list(value.values()), flow=flow)
+            made = collections.Dict().bind(keys=list(value.keys()), values=list(value.values()), flow=flow)
+            made.auto_generated = True
+            return made
         kind = {list: collections.List, tuple: collections.Tuple, set: collections.Set, frozenset: collections.Set}[type(value)]
-        return kind().bind(**{f"arg_{i}": v for i, v in enumerate(value)}, flow=flow)
-    return constants.Constant(value)
+        made = kind().bind(*value, flow=flow)
+    else:
+        made = constants.Constant(value)
+    made.auto_generated = True
+    return made

@@ -1,1 +1,4 @@
-"""Tasks the engine builds for you: constants, collections of tasks, operators."""
+"""Tasks the engine builds for you, at Prefect 1's ``tasks.core`` paths: ``constants``
+(Constant), ``collections`` (List, Tuple, Set, Dict, VarArgsTask), ``operators`` (what
+``a + b``, ``a[k]`` build, and GetAttr), ``function`` (FunctionTask) and
+``resource_manager``."""
