@@ -401,7 +401,7 @@ def test_event_timestamps_are_monotonic_and_match_the_states():
     flow.run(listeners=[events.append])
     stamps = [e.timestamp for e in events]
     assert stamps == sorted(stamps) and before <= stamps[0] and stamps[-1] <= time.time()
-    assert all(e.timestamp == e.new_state.timestamp for e in events)
+    assert all(e.timestamp == e.new_state._timestamp for e in events)  # Prefect 1 states have no public timestamp
 
 
 def test_a_listener_that_raises_is_logged_and_changes_nothing(perfect_nb_log):

@@ -78,7 +78,7 @@ def test_success_transitions_and_result():
 def test_each_emitted_state_gets_a_timestamp_in_order():
     before = time.time()
     state, rec = run(task(lambda: 1, name="one"))
-    stamps = [s.timestamp for s in rec.emitted_states]
+    stamps = [s._timestamp for s in rec.emitted_states]  # private: Prefect 1 states have no timestamp
     assert all(s is not None for s in stamps)
     assert before <= stamps[0] <= stamps[1] <= time.time()
 
@@ -492,7 +492,7 @@ def test_a_state_handler_can_replace_the_new_state():
 
     state, rec = run(fails)
     assert type(state) is Success and state.result == "fallback"
-    assert state.timestamp is not None
+    assert state._timestamp is not None
     assert rec.sequence[-1] == ("Running", "Success", "forgiven")
 
 
@@ -557,7 +557,7 @@ def test_a_handler_raising_on_success_turns_it_into_failed():
             raise RuntimeError("late")
 
     state, _ = run(task(lambda: 1, name="late", state_handlers=[explode]))
-    assert type(state) is Failed and state.timestamp is not None
+    assert type(state) is Failed and state._timestamp is not None
     assert state.message == "Exception raised while calling state handlers: RuntimeError('late')"
 
 

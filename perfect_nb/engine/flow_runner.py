@@ -128,7 +128,7 @@ class _Emitter:
         self.sink, self.slug, self.run_id, self.index = sink, slug, run_id, index
 
     def __call__(self, old: State, new: State) -> None:
-        self.sink((self.slug, self.run_id, self.index, old, new, new.timestamp or time.time()))
+        self.sink((self.slug, self.run_id, self.index, old, new, new._timestamp or time.time()))
 
 
 class FlowRunner:
@@ -510,9 +510,9 @@ class _FlowRun:
         self._emit_local(node, old, node.state)
 
     def _emit_local(self, node: _Node, old: State, new: State) -> None:
-        new.timestamp = new.timestamp or time.time()
+        new._timestamp = new._timestamp or time.time()
         if self.listeners:
-            self._dispatch((node.task.slug, node.run_id, node.index, old, new, new.timestamp))
+            self._dispatch((node.task.slug, node.run_id, node.index, old, new, new._timestamp))
 
     def _parent_emitter(self, parent: _Node) -> _Emitter | None:
         if not self.listeners:
@@ -523,7 +523,7 @@ class _FlowRun:
 
     # --- the flow's own states -----------------------------------------------
     def _flow_transition(self, old: State, new: State) -> State:
-        new.timestamp = time.time()
+        new._timestamp = time.time()
         flow, runner = self.flow, self.flow_runner
         try:
             for handler in flow.state_handlers:
@@ -541,10 +541,10 @@ class _FlowRun:
         except Exception as exc:
             logger.error("Flow %r: a state handler raised %r", flow.name, exc, exc_info=True)
             new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
-        if new.timestamp is None:  # a handler returned a state of its own
-            new.timestamp = time.time()
+        if new._timestamp is None:  # a handler returned a state of its own
+            new._timestamp = time.time()
         if self.listeners:
-            dispatch(self.listeners, StateChange(self.flow_run_id, None, None, None, old, new, new.timestamp))
+            dispatch(self.listeners, StateChange(self.flow_run_id, None, None, None, old, new, new._timestamp))
         return new
 
     def _final_state(self) -> State:

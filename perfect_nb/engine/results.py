@@ -1,6 +1,7 @@
 """Results: where a task's value is persisted, and how it is read back.
 
-A Result has a ``location`` (a template such as ``"{task_name}-{today}.pkl"``
+The base class, ``Result``, and ``NoResult`` are in :mod:`perfect_nb.engine.result`
+(re-exported here). A Result has a ``location`` (a template such as ``"{task_name}-{today}.pkl"``
 or a callable), a ``serializer``, and ``read`` / ``write`` / ``exists``.
 
 >>> import tempfile
@@ -18,12 +19,16 @@ import os
 import string
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from perfect_nb.engine.result import NoResult, NoResultType, Result
 from perfect_nb.engine.serializers import JSONSerializer, PandasSerializer, PickleSerializer, Serializer
 from perfect_nb.utilities.files import read_regular_file
 
-__all__ = ["JSONSerializer", "LocalResult", "PandasSerializer", "PickleSerializer", "PrefectResult", "Result", "Serializer", "template_fields"]
+__all__ = [
+    "ConstantResult", "JSONSerializer", "LocalResult", "NoResult", "NoResultType", "PandasSerializer",
+    "PickleSerializer", "PrefectResult", "Result", "Serializer", "template_fields",
+]
 
 
 def template_fields(template: str) -> set[str]:
@@ -37,57 +42,6 @@ def template_fields(template: str) -> set[str]:
         if field:
             names.add(field.split(".", 1)[0].split("[", 1)[0])
     return names
-
-
-class Result:
-    """Base class of results.
-
-    Parameters
-    ----------
-    value : Any, optional
-    location : str or callable, optional
-        Where the value lives; a template formatted with the run's context and inputs.
-    serializer : Serializer, optional
-        Defaults to PickleSerializer.
-    """
-
-    def __init__(self, value: Any = None, location: str | Callable | None = None, serializer: Serializer | None = None) -> None:
-        self.value = value
-        self.location = location
-        self.serializer = serializer or PickleSerializer()
-
-    def format(self, **kwargs: Any) -> "Result":
-        """A copy whose ``location`` is formatted with ``kwargs``."""
-        new = copy.copy(self)
-        if callable(self.location):
-            new.location = os.fspath(self.location(**kwargs))
-        elif isinstance(self.location, str) and kwargs:
-            new.location = self.location.format(**kwargs)
-        elif isinstance(self.location, os.PathLike):
-            new.location = os.fspath(self.location)
-        return new
-
-    def default_location(self) -> str:
-        return f"{uuid.uuid4()}.prefect_result"
-
-    def read(self, location: str) -> "Result":
-        """A copy holding the value stored at ``location``."""
-        raise self._no_storage()
-
-    def write(self, value: Any, **kwargs: Any) -> "Result":
-        """Store ``value``; return a copy whose ``location`` says where."""
-        raise self._no_storage()
-
-    def exists(self, location: str, **kwargs: Any) -> bool:
-        """Whether a value is stored at ``location``."""
-        raise self._no_storage()
-
-    def _no_storage(self) -> TypeError:
-        # Prefect 1 lets the base class be built (for its location and format), not stored to
-        return TypeError(f"{type(self).__name__} has no storage: use LocalResult(dir=...) or PrefectResult().")
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {self.location!r}>"
 
 
 class LocalResult(Result):
@@ -188,4 +142,25 @@ class PrefectResult(Result):
             self.read(location)
         except Exception:
             return False
+        return True
+
+
+class ConstantResult(Result):
+    """A value known before the run (what a task's constant input is held in): reading
+    gives the value back wherever it is asked for; nothing can be written.
+
+    >>> ConstantResult(value=5).read("anywhere").value, ConstantResult(value=5).exists("x")
+    (5, True)
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def read(self, location: str) -> "Result":
+        return self
+
+    def write(self, value: Any, **kwargs: Any) -> "Result":
+        raise ValueError("Cannot write values to `ConstantResult` types: it holds a value given before the run.")
+
+    def exists(self, location: str, **kwargs: Any) -> bool:
         return True

@@ -36,6 +36,10 @@ plain case. A state carries a ``message`` (why it is in that state) and a
 True
 >>> Success().result is None
 True
+>>> Success(result=3)._result, Success()._result
+(<Result: 3>, <NoResultType: None>)
+>>> Success.color, Success.parents()
+('#28a745', [<class 'perfect_nb.engine.state.Finished'>, <class 'perfect_nb.engine.state.State'>])
 """
 
 from __future__ import annotations
@@ -44,35 +48,14 @@ import datetime as _dt
 from typing import Any
 
 from perfect_nb.core import context as _context
+from perfect_nb.engine.result import NoResult, NoResultType, Result
 
 __all__ = [
     "Cached", "Cancelled", "Cancelling", "Failed", "Finished", "Looped", "Mapped",
-    "MetaState", "NoResult", "Paused", "Pending", "Queued", "Resume", "Retrying",
+    "MetaState", "NoResult", "NoResultType", "Paused", "Pending", "Queued", "Resume", "Retrying",
     "Running", "Scheduled", "Skipped", "State", "Submitted", "Success", "TimedOut",
     "TriggerFailed", "ValidationFailed",
 ]
-
-
-class _NoResultType:
-    """A marker for "no result at all", distinct from ``None``.
-
-    States default to ``result=None`` as in Prefect 1; ``NoResult`` is kept for
-    code that must tell "returned None" from "produced nothing" (``FilterTask``).
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "NoResult"
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __reduce__(self):
-        return "NoResult"
-
-
-NoResult = _NoResultType()
 
 
 class State:
@@ -83,15 +66,23 @@ class State:
     message : str, optional
         Why the run is in this state.
     result : Any, optional
-        The value (or, for a failure, the exception) the state carries;
-        ``None`` when not given, as in Prefect 1.
+        The value (or, for a failure, the exception) the state carries. It is
+        held in a :class:`~perfect_nb.engine.result.Result`: ``state._result``
+        is that Result (``NoResult`` when nothing was given), ``state.result``
+        its value. A Result given here is kept as the holder itself.
     context : dict, optional
         Extra facts about the run (for example the cache reason).
     cached_inputs : dict, optional
         Inputs of the run, kept so a retry can reuse them.
+
+    The class attribute ``color`` is Prefect 1's colour of the state;
+    ``parents()`` and ``children()`` walk the tree above.
     """
 
-    __slots__ = ("message", "result", "context", "cached_inputs", "timestamp", "__weakref__")
+    # _timestamp: when the engine entered this state (seconds since the epoch); private,
+    # as Prefect 1's states have no time of their own; the events carry it.
+    __slots__ = ("message", "_result", "context", "cached_inputs", "_timestamp", "__weakref__")
+    color = "#696969"
 
     def __init__(
         self,
@@ -101,10 +92,19 @@ class State:
         cached_inputs: dict | None = None,
     ) -> None:
         self.message = message
-        self.result = result
+        self._result = result if isinstance(result, Result) else (NoResult if result is None else Result(result))
         self.context = context if context is not None else {}
-        self.cached_inputs = cached_inputs
-        self.timestamp: float | None = None
+        self.cached_inputs = cached_inputs if cached_inputs is not None else {}
+        self._timestamp: float | None = None
+
+    @property
+    def result(self) -> Any:
+        """The value held by ``_result`` (None for ``NoResult``)."""
+        return self._result.value
+
+    @result.setter
+    def result(self, value: Any) -> None:
+        self._result = value if isinstance(value, Result) else Result(value)
 
     # --- comparison and display -----------------------------------------
     def _fields(self) -> tuple:
@@ -131,21 +131,57 @@ class State:
         return {s: getattr(self, s) for cls in type(self).__mro__ for s in getattr(cls, "__slots__", ()) if s != "__weakref__" and hasattr(self, s)}
 
     def __setstate__(self, data):
+        if "result" in data:  # pickled before the result had a holder
+            data = {**data, "_result": _holder(data.pop("result"))}
+        data.pop("timestamp", None)
         for key, value in data.items():
             object.__setattr__(self, key, value)
 
-    @property
-    def _result(self):
-        """Prefect-1 style access to the result holder: ``state._result.value``."""
-        return _ResultView(self)
+    # --- results kept elsewhere ------------------------------------------
+    def load_result(self, result: Result | None = None) -> "State":
+        """Read the value from where ``_result`` says it is, if it is not held yet.
 
-    def load_result(self, result: Any = None) -> "State":
-        """Return self; results are held in memory (kept for Prefect 1 compatibility)."""
+        ``result`` is the Result class that can read the location (default: the
+        holder itself). A state that already holds a value, or has no location,
+        is left as it is. Returns the state itself.
+        """
+        holder = self._result
+        if holder.value is None and holder.location is not None:
+            reader = result if result is not None else holder
+            self._result = reader.read(holder.location)
+        return self
+
+    def load_cached_results(self, results: dict | None = None) -> "State":
+        """Read each of ``cached_inputs`` that is a Result with a location and no value,
+        with ``results[name]`` (default: that Result itself). Returns the state itself."""
+        results = results or {}
+        inputs = self.cached_inputs or {}
+        for name, held in list(inputs.items()):
+            if isinstance(held, Result) and held.value is None and held.location is not None:
+                reader = results.get(name, held)
+                inputs[name] = reader.read(held.location)
+        self.cached_inputs = inputs
         return self
 
     @property
     def type(self) -> str:
         return type(self).__name__
+
+    @classmethod
+    def parents(cls) -> list[type]:
+        """The state classes above this one, nearest first (``Success.parents()`` is ``[Finished, State]``)."""
+        return [c for c in cls.__mro__[1:] if issubclass(c, State) and c is not MetaState]
+
+    @classmethod
+    def children(cls) -> list[type]:
+        """Every state class below this one, depth first in the order they were defined
+        (user subclasses included)."""
+        found: list[type] = []
+        for sub in cls.__subclasses__():
+            if sub is not MetaState:
+                found.append(sub)
+            found.extend(c for c in sub.children() if c not in found)
+        return found
 
     # --- predicates ------------------------------------------------------
     def is_pending(self) -> bool:
@@ -213,24 +249,22 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-class _ResultView:
-    __slots__ = ("value", "location")
-
-    def __init__(self, state: State) -> None:
-        self.value = state.result
-        self.location = state.context.get("result_location")
+def _holder(value: Any) -> Result:
+    return value if isinstance(value, Result) else (NoResult if value is None else Result(value))
 
 
 class Pending(State):
     """Waiting to run."""
 
     __slots__ = ()
+    color = "#7ebdff"
 
 
 class Scheduled(Pending):
     """Waiting to run at ``start_time`` (UTC datetime, or None for now)."""
 
     __slots__ = ("start_time",)
+    color = "#ffab00"
 
     def __init__(self, message=None, result=None, start_time=None, context=None, cached_inputs=None):
         super().__init__(message, result, context, cached_inputs)
@@ -244,12 +278,14 @@ class Paused(Scheduled):
     """Waiting for a person to resume it (``manual_only`` trigger, ``PAUSE`` signal)."""
 
     __slots__ = ()
+    color = "#99a8e8"
 
 
 class Resume(Scheduled):
     """Given to a paused task to let it run past its trigger."""
 
     __slots__ = ()
+    color = "#f58c0c"
 
 
 class Retrying(Scheduled):
@@ -257,6 +293,7 @@ class Retrying(Scheduled):
     (default: the context's ``task_run_count``, else 1)."""
 
     __slots__ = ("run_count",)
+    color = "#f66a0a"
 
     def __init__(self, message=None, result=None, start_time=None, run_count=None, context=None, cached_inputs=None):
         super().__init__(message, result, start_time, context, cached_inputs)
@@ -283,12 +320,14 @@ class Submitted(MetaState):
     """Handed to an executor, not started yet."""
 
     __slots__ = ()
+    color = "#ffdf5d"
 
 
 class Queued(MetaState):
     """Waiting for a free slot (for example a concurrency limit)."""
 
     __slots__ = ("start_time",)
+    color = "#ffea7f"
 
     def __init__(self, message=None, result=None, state=None, start_time=None, context=None, cached_inputs=None):
         super().__init__(message, result, state, context, cached_inputs)
@@ -302,30 +341,35 @@ class Running(State):
     """Running now."""
 
     __slots__ = ()
+    color = "#3d67ff"
 
 
 class Cancelling(Running):
     """Asked to stop; stopping."""
 
     __slots__ = ()
+    color = "#E8E8E8"
 
 
 class Finished(State):
     """Done, one way or another."""
 
     __slots__ = ()
+    color = "#003ccb"
 
 
 class Success(Finished):
     """Finished and returned ``result``."""
 
     __slots__ = ()
+    color = "#28a745"
 
 
 class Cached(Success):
     """A result reused from an earlier run instead of running again."""
 
-    __slots__ = ("cached_parameters", "cached_result_expiration")
+    __slots__ = ("cached_parameters", "cached_result_expiration", "hashed_inputs")
+    color = "#34d058"
 
     def __init__(
         self,
@@ -335,10 +379,12 @@ class Cached(Success):
         cached_parameters=None,
         cached_result_expiration: _dt.datetime | None = None,
         context=None,
+        hashed_inputs: dict | None = None,
     ):
         super().__init__(message, result, context, cached_inputs)
         self.cached_parameters = cached_parameters
         self.cached_result_expiration = cached_result_expiration
+        self.hashed_inputs = hashed_inputs
 
     def _fields(self) -> tuple:
         return (self.cached_parameters, self.cached_result_expiration)
@@ -347,15 +393,22 @@ class Cached(Success):
 class Mapped(Success):
     """A mapped parent whose children ran; their states are ``map_states``."""
 
-    __slots__ = ("map_states",)
+    __slots__ = ("map_states", "_n_map_states")
+    color = "#003ccb"
 
-    def __init__(self, message=None, result=None, map_states=None, context=None, cached_inputs=None):
+    def __init__(self, message=None, result=None, map_states=None, context=None, cached_inputs=None, n_map_states=None):
         super().__init__(message, result, context, cached_inputs)
         self.map_states = list(map_states) if map_states is not None else []
+        self._n_map_states = n_map_states
 
     @property
     def n_map_states(self) -> int:
-        return len(self.map_states)
+        """How many children: ``n_map_states`` when given, else ``len(map_states)``."""
+        return self._n_map_states or len(self.map_states)
+
+    @n_map_states.setter
+    def n_map_states(self, value: int) -> None:
+        self._n_map_states = value
 
     def _fields(self) -> tuple:
         return tuple(self.map_states)
@@ -365,6 +418,7 @@ class Skipped(Success):
     """Not run, on purpose (a ``SKIP`` signal or a skipped upstream)."""
 
     __slots__ = ()
+    color = "#62757f"
 
 
 class Looped(Finished):
@@ -372,6 +426,7 @@ class Looped(Finished):
     (default: the context's ``task_loop_count``, else 1)."""
 
     __slots__ = ("loop_count",)
+    color = "#003ccb"
 
     def __init__(self, message=None, result=None, loop_count=None, context=None, cached_inputs=None):
         super().__init__(message, result, context, cached_inputs)
@@ -385,27 +440,32 @@ class Cancelled(Finished):
     """Stopped before it finished (an interrupted run)."""
 
     __slots__ = ()
+    color = "#bdbdbd"
 
 
 class Failed(Finished):
     """Finished with an error; ``result`` is the exception."""
 
     __slots__ = ()
+    color = "#eb0000"
 
 
 class TimedOut(Failed):
     """Ran longer than its ``timeout``."""
 
     __slots__ = ()
+    color = "#ff4e33"
 
 
 class TriggerFailed(Failed):
     """Did not run because its trigger said no (usually: an upstream failed)."""
 
     __slots__ = ()
+    color = "#ff5131"
 
 
 class ValidationFailed(Failed):
     """Ran, but its result did not pass validation."""
 
     __slots__ = ()
+    color = "#ff5131"

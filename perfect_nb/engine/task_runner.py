@@ -213,7 +213,7 @@ class TaskRunner:
 
     def get_task_inputs(self, state: State, upstream_states: dict, constants: dict | None) -> dict:
         """The keyword arguments for run(): constants plus upstream results by edge key."""
-        if type(state) is Retrying and state.cached_inputs is not None:
+        if type(state) is Retrying and state.cached_inputs:
             return state.cached_inputs
         inputs = dict(constants) if constants else {}
         for edge, up in upstream_states.items():
@@ -338,7 +338,7 @@ class TaskRunner:
 
         Raises ENDRUN(Failed) when a handler raises, as Prefect 1 does.
         """
-        new.timestamp = time.time()
+        new._timestamp = time.time()
         if self.handlers or self.task.on_failure is not None:
             new = self._call_handlers(old, new, emit)
         if emit is not None:
@@ -377,12 +377,12 @@ class TaskRunner:
         except Exception as exc:
             self.logger.error("Task %r: a state handler raised %s", self.task.name, _describe(exc), exc_info=True)
             failed = Failed(f"Exception raised while calling state handlers: {short_repr(exc)}", result=exc)
-            failed.timestamp = time.time()
+            failed._timestamp = time.time()
             if emit is not None:
                 emit(old, failed)
             raise ENDRUN(failed) from None
-        if new.timestamp is None:  # a handler returned a state of its own
-            new.timestamp = time.time()
+        if new._timestamp is None:  # a handler returned a state of its own
+            new._timestamp = time.time()
         return new
 
 
