@@ -411,7 +411,7 @@ def _valid() -> dict:
     (lambda d: d.update(version="1"), "version"),
     (lambda d: d["filters"].append({"fn": "is_holiday"}), r"'is_holiday', which is not one of perfect_nb\.schedules\.filters"),
     (lambda d: d["adjustments"].append({"fn": "is_weekday"}), "not one of perfect_nb.schedules.adjustments"),
-    (lambda d: d["clocks"][0].update(type="RRuleClock"), "known clock types"),
+    (lambda d: d["clocks"][0].update(type="MonthlyClock"), "known clock types"),
     (lambda d: d["clocks"][0].update(interval="1h"), r"\['clocks'\]\[0\]\['interval'\]"),
     (lambda d: d["clocks"][0].update(interval=0), "positive"),
     (lambda d: d["clocks"][0]["start_date"].update(tz="Mars/Olympus"), "IANA"),

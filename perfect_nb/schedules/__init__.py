@@ -3,7 +3,8 @@
 - :mod:`~perfect_nb.schedules.clocks` emit candidate times
   (:class:`~perfect_nb.schedules.clocks.IntervalClock`,
   :class:`~perfect_nb.schedules.clocks.CronClock`,
-  :class:`~perfect_nb.schedules.clocks.DatesClock`);
+  :class:`~perfect_nb.schedules.clocks.DatesClock`,
+  :class:`~perfect_nb.schedules.clocks.RRuleClock` on a dateutil rrule);
 - :mod:`~perfect_nb.schedules.filters` keep or drop them;
 - :mod:`~perfect_nb.schedules.adjustments` move the ones kept;
 - :class:`Schedule` combines the three; :func:`IntervalSchedule` and

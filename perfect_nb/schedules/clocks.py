@@ -38,7 +38,7 @@ from perfect_nb.schedules._time import (
 )
 from perfect_nb.schedules._validate import check_cron, check_interval
 
-__all__ = ["Clock", "ClockEvent", "CronClock", "DatesClock", "IntervalClock"]
+__all__ = ["Clock", "ClockEvent", "CronClock", "DatesClock", "IntervalClock", "RRuleClock"]
 
 #: IntervalClock's anchor when no start_date is given (as in Prefect 1).
 DEFAULT_START = datetime(2019, 1, 1, tzinfo=UTC)
@@ -318,4 +318,81 @@ class DatesClock(Clock):
         after = resolve_after(after)
         for when in self.dates:
             if instant(when) > after:
+                yield self._event(when)
+
+
+class RRuleClock(Clock):
+    """A clock that fires on a :mod:`dateutil.rrule` recurrence (an ``rrule`` or ``rruleset``).
+
+    Parameters
+    ----------
+    rrule_obj : dateutil.rrule.rrule or rruleset
+        The recurrence; it is read in its ``dtstart``'s timezone (a naive
+        ``dtstart`` means UTC, as everywhere in this package).
+    start_date, end_date, parameter_defaults, labels
+        See :class:`Clock`. As in Prefect 1 they bound the events; they are not
+        taken from the rule's ``dtstart`` or ``until``.
+
+    Raises
+    ------
+    TypeError
+        If ``rrule_obj`` is not an ``rrule`` or ``rruleset``.
+
+    Notes
+    -----
+    A wall-clock time inside a spring-forward gap fires right after the gap, as
+    for :class:`CronClock`.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from dateutil import rrule
+    >>> rule = rrule.rrule(rrule.WEEKLY, byweekday=(rrule.MO, rrule.FR), dtstart=datetime(2030, 1, 1, 8))
+    >>> clock = RRuleClock(rule, end_date=datetime(2030, 1, 11, 8))
+    >>> [e.start_time.isoformat() for e in clock.events(after=datetime(2030, 1, 1))]
+    ['2030-01-04T08:00:00+00:00', '2030-01-07T08:00:00+00:00', '2030-01-11T08:00:00+00:00']
+    """
+
+    def __init__(
+        self,
+        rrule_obj,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        parameter_defaults: dict | None = None,
+        labels: Iterable[str] | None = None,
+    ) -> None:
+        from dateutil.rrule import rrulebase
+
+        if not isinstance(rrule_obj, rrulebase):
+            raise TypeError(
+                f"RRuleClock needs a dateutil.rrule.rrule or rruleset, got {type(rrule_obj).__name__}: "
+                f"{rrule_obj!r}; build one with dateutil.rrule.rrule(...) or rrulestr(text)."
+            )
+        self.rrule_obj = rrule_obj
+        super().__init__(start_date, end_date, parameter_defaults, labels)
+
+    def __repr__(self) -> str:
+        return f"RRuleClock(rrule_obj={self.rrule_obj!r}, start_date={self.start_date!r})"
+
+    def _rule_tz(self) -> tzinfo | None:
+        """The zone the rule's times are read in; None when its dtstart is naive (UTC)."""
+        rules = getattr(self.rrule_obj, "_rrule", None) or [self.rrule_obj]
+        dtstart = getattr(rules[0], "_dtstart", None)
+        return None if dtstart is None or dtstart.tzinfo is None else dtstart.tzinfo
+
+    def events(self, after: datetime | None = None) -> Iterator[ClockEvent]:
+        """Yield the rule's occurrences strictly after ``after``, within the bounds."""
+        after = resolve_after(after)
+        begin = after
+        if self.start_date is not None and after < instant(self.start_date):
+            begin = instant(self.start_date) - timedelta(microseconds=1)
+        tz = self._rule_tz()
+        begin = wall(begin) if tz is None else begin.astimezone(tz)
+        last = after
+        for when in self.rrule_obj.xafter(begin, inc=False):
+            when = when.replace(tzinfo=UTC) if tz is None else localize(wall(when), tz)
+            if self._past_end(when):
+                return
+            if instant(when) > last and self._in_bounds(when, after):
+                last = instant(when)
                 yield self._event(when)

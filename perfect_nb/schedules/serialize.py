@@ -22,6 +22,9 @@ The format (``"version": 1``)::
             "start_date": DT | null, "end_date": DT | null, ...}
          | {"type": "DatesClock", "dates": [DT, ...], "parameter_defaults": {...},
             "labels": [...]}
+         | {"type": "RRuleClock", "rrule": "RRULE:FREQ=WEEKLY;BYDAY=MO,FR",
+            "dtstart": DT, "start_date": DT | null, "end_date": DT | null, ...}
+           (the RFC 5545 rule without its DTSTART, UNTIL in UTC; one rrule, not an rruleset)
     FN     {"fn": "is_weekday"} | {"fn": "at_time", "args": {"t": "09:30:00"}}
     DT     {"local": "2024-11-03T01:30:00", "fold": 1, "tz": TZ}
            (the naive local wall-clock time, PEP 495 fold, and zone)
@@ -66,7 +69,7 @@ from perfect_nb.schedules import adjustments as _adjustments
 from perfect_nb.schedules import filters as _filters
 from perfect_nb.schedules._spec import spec_of
 from perfect_nb.schedules._time import ensure_aware
-from perfect_nb.schedules.clocks import Clock, CronClock, DatesClock, IntervalClock
+from perfect_nb.schedules.clocks import Clock, CronClock, DatesClock, IntervalClock, RRuleClock
 from perfect_nb.schedules.schedules import Schedule
 
 __all__ = ["FORMAT_VERSION", "schedule_from_dict", "schedule_to_dict"]
@@ -106,6 +109,7 @@ _CLOCK_KEYS = {
     "IntervalClock": {"type", "interval", "start_date", "end_date", "parameter_defaults", "labels"},
     "CronClock": {"type", "cron", "day_or", "start_date", "end_date", "parameter_defaults", "labels"},
     "DatesClock": {"type", "dates", "parameter_defaults", "labels"},
+    "RRuleClock": {"type", "rrule", "dtstart", "start_date", "end_date", "parameter_defaults", "labels"},
 }
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
@@ -162,10 +166,10 @@ def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
 def _clock_to_dict(clock: Clock, index: int) -> dict[str, Any]:
     where = f"clocks[{index}] ({clock!r})"
     kind = type(clock).__name__
-    if type(clock) not in (IntervalClock, CronClock, DatesClock):
+    if type(clock) not in (IntervalClock, CronClock, DatesClock, RRuleClock):
         raise SerializationError(
             f"Schedule clock {where} is a {type(clock).__qualname__}, not one of "
-            "perfect_nb.schedules.clocks (IntervalClock, CronClock, DatesClock); the server "
+            "perfect_nb.schedules.clocks (IntervalClock, CronClock, DatesClock, RRuleClock); the server "
             "can only evaluate those. Use them, or run the flow's schedule locally with flow.run()."
         )
     out: dict[str, Any] = {"type": kind}
@@ -174,6 +178,9 @@ def _clock_to_dict(clock: Clock, index: int) -> dict[str, Any]:
     elif isinstance(clock, CronClock):
         out["cron"] = clock.cron
         out["day_or"] = bool(clock.day_or)
+    elif isinstance(clock, RRuleClock):
+        out["rrule"], dtstart = _rrule_to_json(clock.rrule_obj, where)
+        out["dtstart"] = _dt_to_json(dtstart, f"{where}.rrule dtstart")
     if isinstance(clock, DatesClock):
         out["dates"] = [_dt_to_json(d, f"{where}.dates[{i}]") for i, d in enumerate(clock.dates)]
     else:
@@ -189,6 +196,40 @@ def _clock_to_dict(clock: Clock, index: int) -> dict[str, Any]:
             )
     out["labels"] = labels
     return out
+
+
+def _rrule_to_json(rule: Any, where: str) -> tuple[str, datetime]:
+    """The rule's RFC 5545 text without DTSTART (UNTIL written in UTC) and its dtstart."""
+    from dateutil.rrule import rrule
+
+    if not isinstance(rule, rrule):
+        raise SerializationError(
+            f"Schedule clock {where} holds a {type(rule).__name__}; only a single dateutil rrule can be "
+            "stored for the server. Use one RRuleClock per rrule in the Schedule's clocks (and filters "
+            "for exclusions), or run the schedule locally with flow.run()."
+        )
+    dtstart = ensure_aware(rule._dtstart, f"{where} dtstart")
+    lines = [line for line in str(rule).splitlines() if not line.startswith("DTSTART")]
+    until = rule._until
+    if until is not None:
+        stamp = ensure_aware(until).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        lines = [
+            ";".join(f"UNTIL={stamp}" if part.startswith("UNTIL=") else part for part in line.split(";"))
+            for line in lines
+        ]
+    return "\n".join(lines), dtstart
+
+
+def _rrule_from_json(text: str, dtstart: datetime, where: str) -> Any:
+    from dateutil.rrule import rrule, rrulestr
+
+    try:
+        rule = rrulestr(text, dtstart=dtstart)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}['rrule'] {text!r} is not an RFC 5545 rule dateutil reads: {exc}") from None
+    if not isinstance(rule, rrule):
+        raise ValueError(f"{where}['rrule'] must hold one RRULE, got {text!r}")
+    return rule
 
 
 def _parameters_to_json(params: dict, where: str) -> dict[str, Any]:
@@ -464,6 +505,9 @@ def _clock_from_json(data: Any, where: str) -> Clock:
             cron = _get(data, "cron", str, where)
             day_or = _get(data, "day_or", bool, where)
             return CronClock(cron, day_or=day_or, **common)
+        if kind == "RRuleClock":
+            dtstart = _dt_from_json(data["dtstart"], f"{where}['dtstart']")
+            return RRuleClock(_rrule_from_json(_get(data, "rrule", str, where), dtstart, where), **common)
         dates = [
             _dt_from_json(d, f"{where}['dates'][{i}]")
             for i, d in enumerate(_get(data, "dates", list, where))
