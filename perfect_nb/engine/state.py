@@ -79,9 +79,12 @@ class State:
     ``parents()`` and ``children()`` walk the tree above.
     """
 
+    # Slots behind properties, so the per-task path allocates nothing it does not use:
+    # _res is the Result holder, or the plain value until someone asks for the holder
+    # (``_result``); _context and _cached_inputs stay None until first read (then {}).
     # _timestamp: when the engine entered this state (seconds since the epoch); private,
     # as Prefect 1's states have no time of their own; the events carry it.
-    __slots__ = ("message", "_result", "context", "cached_inputs", "_timestamp", "__weakref__")
+    __slots__ = ("message", "_res", "_context", "_cached_inputs", "_timestamp", "__weakref__")
     color = "#696969"
 
     def __init__(
@@ -92,19 +95,52 @@ class State:
         cached_inputs: dict | None = None,
     ) -> None:
         self.message = message
-        self._result = result if isinstance(result, Result) else (NoResult if result is None else Result(result))
-        self.context = context if context is not None else {}
-        self.cached_inputs = cached_inputs if cached_inputs is not None else {}
+        self._res = NoResult if result is None else result
+        self._context = context
+        self._cached_inputs = cached_inputs
         self._timestamp: float | None = None
 
     @property
     def result(self) -> Any:
         """The value held by ``_result`` (None for ``NoResult``)."""
-        return self._result.value
+        res = self._res
+        return res.value if isinstance(res, Result) else res
 
     @result.setter
     def result(self, value: Any) -> None:
-        self._result = value if isinstance(value, Result) else Result(value)
+        self._res = Result(None) if value is None else value  # as Prefect 1: set to None holds Result(None)
+
+    @property
+    def _result(self) -> Result:
+        """The Result holding the value (``NoResult`` when there is none)."""
+        res = self._res
+        if not isinstance(res, Result):
+            res = self._res = Result(res)
+        return res
+
+    @_result.setter
+    def _result(self, holder: Result) -> None:
+        self._res = holder
+
+    @property
+    def context(self) -> dict:
+        if self._context is None:
+            self._context = {}
+        return self._context
+
+    @context.setter
+    def context(self, value: dict | None) -> None:
+        self._context = value
+
+    @property
+    def cached_inputs(self) -> dict:
+        if self._cached_inputs is None:
+            self._cached_inputs = {}
+        return self._cached_inputs
+
+    @cached_inputs.setter
+    def cached_inputs(self, value: dict | None) -> None:
+        self._cached_inputs = value
 
     # --- comparison and display -----------------------------------------
     def _fields(self) -> tuple:
@@ -117,7 +153,7 @@ class State:
             return False
         return (
             _same(self.result, other.result)  # type: ignore[attr-defined]
-            and _same(self.cached_inputs or {}, other.cached_inputs or {})  # type: ignore[attr-defined]
+            and _same(self._cached_inputs or {}, other._cached_inputs or {})  # type: ignore[attr-defined]
             and _same(self._fields(), other._fields())  # type: ignore[attr-defined]
         )
 
@@ -131,9 +167,7 @@ class State:
         return {s: getattr(self, s) for cls in type(self).__mro__ for s in getattr(cls, "__slots__", ()) if s != "__weakref__" and hasattr(self, s)}
 
     def __setstate__(self, data):
-        if "result" in data:  # pickled before the result had a holder
-            data = {**data, "_result": _holder(data.pop("result"))}
-        data.pop("timestamp", None)
+        data = {_RENAMED.get(key, key): value for key, value in data.items() if key != "timestamp"}
         for key, value in data.items():
             object.__setattr__(self, key, value)
 
@@ -249,8 +283,8 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-def _holder(value: Any) -> Result:
-    return value if isinstance(value, Result) else (NoResult if value is None else Result(value))
+# slot names of states pickled by earlier versions (a cache on disk may hold them)
+_RENAMED = {"result": "_res", "_result": "_res", "context": "_context", "cached_inputs": "_cached_inputs"}
 
 
 class Pending(State):
