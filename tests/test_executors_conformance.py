@@ -8,6 +8,7 @@ states and results. Tasks are module-level so that workers can unpickle them.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -685,3 +686,87 @@ def test_importing_the_executors_does_not_import_distributed():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@task
+def chatty(x):
+    logger = context.get("logger")
+    logger.info("chatty got %s", x)
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        logger.warning("chatty recovered", exc_info=True)
+    return x
+
+
+class _Seen(logging.Handler):
+    """Records handled in this (the flow runner's) process, with the task run they belong to."""
+
+    def __init__(self, log):
+        super().__init__(logging.DEBUG)
+        self.log = log
+
+    def emit(self, record):
+        from perfect_nb.core.context import current
+
+        ctx = current()
+        self.log.append(("log", record.getMessage(), ctx.get("task_full_name"), ctx.get("flow_run_id"), record.exc_text or ""))
+
+
+def test_task_logs_are_handled_once_where_the_flow_runs(make_executor):
+    """A task's log records reach the handlers of the flow runner's process once each,
+    in their task run's context and before its Success event, whichever executor ran it
+    (the view, the backend's reporter and the terminal all listen there)."""
+    seen = []
+    with Flow("chatty") as flow:
+        chatty.map([1, 2])
+    handler = _Seen(seen)
+    logger = logging.getLogger("perfect_nb")
+    logger.addHandler(handler)
+    old_level, logger.level = logger.level, logging.INFO
+    try:
+        state = flow.run(executor=make_executor(), listeners=[lambda e: seen.append(("event", e.task_slug, e.map_index, e.new_state.type, e.flow_run_id))])
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert state.is_successful()
+    logs = [s for s in seen if s[0] == "log" and s[1].startswith("chatty")]
+    run_id = next(s[4] for s in seen if s[0] == "event")
+    assert sorted(s[1:3] for s in logs) == [("chatty got 1", "chatty[0]"), ("chatty got 2", "chatty[1]"),
+                                            ("chatty recovered", "chatty[0]"), ("chatty recovered", "chatty[1]")], logs
+    assert all(s[3] == run_id for s in logs)
+    assert all("ZeroDivisionError" in s[4] for s in logs if s[1] == "chatty recovered")
+    for index in (0, 1):
+        got = seen.index(next(s for s in logs if s[2] == f"chatty[{index}]" and s[1] == "chatty recovered"))
+        success = seen.index(next(s for s in seen if s[0] == "event" and s[2] == index and s[3] == "Success"))
+        assert got < success, seen
+
+
+def test_a_worker_process_does_not_print_a_forwarded_log_line_too(tmp_path):
+    """On the terminal, a task's log line from a process worker shows once (the flow
+    runner's process prints it), not once by the worker and again by the runner."""
+    script = tmp_path / "chatty.py"
+    script.write_text(
+        "from perfect_nb import Flow, task, context\n"
+        "from perfect_nb.executors import LocalDaskExecutor\n"
+        "@task\n"
+        "def say():\n"
+        "    context.get('logger').info('said once')\n"
+        "if __name__ == '__main__':\n"
+        "    with Flow('say') as flow:\n"
+        "        say()\n"
+        "    import logging\n"
+        "    seen = []\n"
+        "    here = logging.Handler()\n"
+        "    here.emit = lambda record: seen.append(record.getMessage())\n"
+        "    logging.getLogger('perfect_nb').addHandler(here)\n"
+        "    assert flow.run(executor=LocalDaskExecutor('processes', num_workers=1), listeners=[lambda e: None]).is_successful()\n"
+        "    print('runner saw', seen.count('said once'))\n"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PERFECT_NB_LOGGING_LEVEL": "INFO"})
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("said once") == 1, out.stderr
+    assert "runner saw 1" in out.stdout, out.stdout

@@ -140,7 +140,11 @@ def test_results_of_reference_tasks_are_shown():
     assert "<table" in view.results.value and "Lima" in view.results.value
 
 
-def test_selecting_a_node_shows_its_details_and_logs():
+@pytest.mark.parametrize("executor", [None, "processes"])
+def test_selecting_a_node_shows_its_details_and_logs(executor):
+    """Also when the task ran in a worker process: its log lines come back with its events."""
+    from perfect_nb.executors import LocalDaskExecutor
+
     @task
     def chatty():
         from perfect_nb import context
@@ -150,7 +154,7 @@ def test_selecting_a_node_shows_its_details_and_logs():
 
     with Flow("chat") as flow:
         chatty()
-    view = FlowView(flow, use_cache=False)
+    view = FlowView(flow, use_cache=False, executor=LocalDaskExecutor("processes", num_workers=1) if executor else None)
     view.run()
     view.selected = "chatty"
     assert "Success" in view.details.value and "42" in view.details.value

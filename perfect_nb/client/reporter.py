@@ -68,6 +68,8 @@ class _LogHandler(logging.Handler):
             message = str(record.msg)
         if record.exc_info and record.exc_info[1] is not None:
             message += f"\n{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        elif record.exc_text:  # a record from a worker process: its traceback came as text
+            message += "\n" + record.exc_text.rstrip().rsplit("\n", 1)[-1]
         task = (ctx.get("task_slug"), ctx.get("map_index")) if ctx.get("task_run_id") else None
         self.reporter._append(("log", run_id, task, record.levelno, record.name, message, record.created))
 

@@ -38,6 +38,7 @@ from perfect_nb.engine.state import (
     Cancelled, Failed, Finished, Mapped, Pending, Retrying, Running, Scheduled, State, Success,
 )
 from perfect_nb.engine.persistence import check_targets
+from perfect_nb.engine.remote_logs import LogEntry, relog
 from perfect_nb.engine.signals import ENDRUN, PrefectStateSignal
 from perfect_nb.engine.task_runner import TaskRunner
 from perfect_nb.errors import ParameterError
@@ -499,6 +500,8 @@ class _FlowRun:
             self.queue.put((_EVENT, record, None))
 
     def _dispatch(self, record: tuple) -> None:
+        if type(record) is LogEntry:  # a task's log record from a worker process
+            return relog(record)
         slug, run_id, index, old, new, stamp = record
         event = StateChange(self.flow_run_id, self.slugs.get(slug), run_id, index, old, new, stamp)
         dispatch(self.listeners, event)

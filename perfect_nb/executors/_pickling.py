@@ -28,6 +28,7 @@ from typing import Any, Callable, NamedTuple
 import cloudpickle
 
 from perfect_nb.errors import SerializationError
+from perfect_nb.engine.remote_logs import forwarding
 
 __all__ = ["CallPickler", "PickledCall", "StaticCache", "call_pickled", "dump_record", "dumps_call", "reset_worker_cache"]
 
@@ -152,7 +153,12 @@ def call_pickled(payload: bytes, static: bytes | None = None) -> bytes:
     ``static`` is the call's static part when it travels apart from ``payload``.
     """
     fn, args, kwargs = _load(payload, static)
-    value = fn(*args, **kwargs)
+    emit = kwargs.get("emit")
+    if emit is None:  # nobody listens to this run: its logs are handled here
+        value = fn(*args, **kwargs)
+    else:  # they travel with its events, to be handled once where the flow runs
+        with forwarding(emit.sink):
+            value = fn(*args, **kwargs)
     try:
         return cloudpickle.dumps(value)
     except Exception as exc:

@@ -50,6 +50,24 @@ def test_a_run_is_recorded_with_task_runs_states_and_logs(client):
     assert any("bad [2, 3]" in r["message"] and r["level"] == logging.ERROR for r in logs)
 
 
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_task_logs_from_worker_processes_are_recorded_with_their_task_run(client, executor):
+    """A task that runs in another process (LocalDaskExecutor processes, a Dask cluster of
+    worker processes) has its log lines recorded under its task run, as a local one has."""
+    from perfect_nb.executors import DaskExecutor, LocalDaskExecutor
+
+    chosen = LocalDaskExecutor("processes", num_workers=2) if executor == "processes" else DaskExecutor(cluster_kwargs={"n_workers": 1, "processes": True})
+    state = mapped_flow().run(n=[1, 2], backend=client, executor=chosen)
+    assert state.is_failed()
+    [run] = client.flow_runs()
+    logs = client.get_logs(run.id)
+    inc_logs = sorted((r["message"], r["task_run_id"]) for r in logs if r["name"] == "perfect_nb.Task: inc")
+    children = {t.map_index: t.id for t in client.get_flow_run_info(run.id).task_runs if t.task_slug == "inc"}
+    assert inc_logs == sorted([("inc got 1", children[0]), ("inc got 2", children[1])]), logs
+    failure = [r for r in logs if "bad [2, 3]" in r["message"] and r["level"] == logging.ERROR]
+    assert len(failure) == 1 and failure[0]["task_run_id"] == next(t.id for t in client.get_flow_run_info(run.id).task_runs if t.task_slug == "boom")
+
+
 def test_configured_backend_records_plain_flow_run(server, monkeypatch):
     monkeypatch.setenv("PERFECT_NB__BACKEND__KIND", "server")
     monkeypatch.setenv("PERFECT_NB__BACKEND__API", server.api)
