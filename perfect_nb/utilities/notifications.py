@@ -66,8 +66,11 @@ __all__ = [
     "email_notifier",
     "flush",
     "gmail_notifier",
+    "post_json",
+    "send_now",
     "slack_message",
     "slack_notifier",
+    "smtp_send",
     "state_color",
 ]
 
@@ -323,6 +326,53 @@ def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(HTTP, HTTPS)
 
 
+def post_json(url: str, payload: Any, deadline: _Deadline) -> bytes:
+    """POST ``payload`` as JSON to ``url``, the connection watched by ``deadline``; return the
+    answer's body. Raises ``urllib.error.HTTPError`` for a 4xx/5xx answer, ``OSError`` when the
+    server cannot be reached (what the notifiers log and the notification tasks raise)."""
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    with _opener(deadline).open(request, timeout=deadline.left()) as response:
+        return response.read()
+
+
+def smtp_send(msg: Any, host: str, port: int, smtp_type: str, username: Optional[str], password: Optional[str],
+              deadline: _Deadline) -> None:
+    """Send ``msg`` (an ``email.message`` object) over SMTP: ``smtp_type`` SSL, STARTTLS or
+    INSECURE; log in when both ``username`` and ``password`` are given."""
+    if smtp_type == "SSL":
+        server = smtplib.SMTP_SSL(timeout=deadline.left(), context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(timeout=deadline.left())
+    deadline.watch(lambda: server.sock)  # set by connect, replaced by starttls
+    with server:
+        server.connect(host, port)
+        if smtp_type == "STARTTLS":
+            server.starttls(context=ssl.create_default_context())
+        if username and password:
+            server.login(username, password)
+        server.send_message(msg)
+
+
+def send_now(send: Callable[[_Deadline], Any], seconds: float, what: str) -> Any:
+    """Run ``send(deadline)`` in this thread within one total deadline of ``seconds`` and
+    return its value; raise ``TimeoutError`` naming ``what`` when the deadline passes (the
+    notification *tasks* send this way: a failure fails the task, as in Prefect 1)."""
+    deadline = _Deadline(seconds)
+    try:
+        with deadline:
+            value = send(deadline)
+    except Exception:
+        if not (deadline.expired or time.monotonic() >= deadline.end - 0.05):
+            raise
+        deadline.expired = True
+    if deadline.expired:
+        raise TimeoutError(f"{what}: no complete answer within {seconds:g} s; the server is too slow or does not answer.")
+    return value
+
+
 class _Outbox:
     """Notifications being sent, off the caller's thread.
 
@@ -535,13 +585,7 @@ class SlackNotifier(_Notifier):
         self.webhook_url = url
 
     def _send(self, tracked_obj, old_state, new_state, deadline) -> None:
-        body = json.dumps(slack_message(tracked_obj, new_state, old_state)).encode("utf-8")
-        request = urllib.request.Request(
-            self.webhook_url, data=body, method="POST",
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
-        with _opener(deadline).open(request, timeout=deadline.left()) as response:
-            response.read()  # the opener raises HTTPError for 4xx/5xx answers
+        post_json(self.webhook_url, slack_message(tracked_obj, new_state, old_state), deadline)
 
     def _target(self) -> str:
         return _redact(self.webhook_url)
@@ -605,18 +649,7 @@ class EmailNotifier(_Notifier):
         username, password = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
         sender = self.from_addr or username or "perfect_nb@localhost"
         msg = email_message(tracked_obj, new_state, self.to, sender, old_state)
-        if self.smtp_type == "SSL":
-            server = smtplib.SMTP_SSL(timeout=deadline.left(), context=ssl.create_default_context())
-        else:
-            server = smtplib.SMTP(timeout=deadline.left())
-        deadline.watch(lambda: server.sock)  # set by connect, replaced by starttls
-        with server:
-            server.connect(self.smtp_host, self.smtp_port)
-            if self.smtp_type == "STARTTLS":
-                server.starttls(context=ssl.create_default_context())
-            if username and password:
-                server.login(username, password)
-            server.send_message(msg)
+        smtp_send(msg, self.smtp_host, self.smtp_port, self.smtp_type, username, password, deadline)
 
     def _target(self) -> str:
         return f"smtp://{self.smtp_host}:{self.smtp_port} ({self.smtp_type})"
