@@ -16,6 +16,7 @@ from perfect_nb.utilities.logging import configure_logging as _configure_logging
 _configure_logging()
 
 from perfect_nb import triggers  # noqa: E402
+from perfect_nb.configuration import config  # noqa: E402
 from perfect_nb.core.context import context, tags  # noqa: E402
 from perfect_nb.core.edge import flatten, mapped, unmapped  # noqa: E402
 from perfect_nb.core.flow import Flow  # noqa: E402
@@ -34,6 +35,7 @@ __all__ = [
     "Task",
     "TaskRunner",
     "__version__",
+    "config",
     "context",
     "flatten",
     "load_ipython_extension",

@@ -275,9 +275,9 @@ def test_target_and_cache_for_give_the_same_states(make_executor, tmp_path):
         return flow, tasks
 
     first, tasks = build()
-    run1 = summary(first.run(executor=make_executor()), tasks)
+    run1 = summary(first.run(executor=make_executor(), context={"checkpointing": True}), tasks)  # writes the target
     second, tasks = build()
-    state = second.run(executor=make_executor())
+    state = second.run(executor=make_executor())  # reads it: a target is checked with checkpointing off too
     assert run1 == {"stored": ("Success", 6), "cached": ("Cached", 101)}
     assert summary(state, tasks) == {"stored": ("Cached", 6), "cached": ("Cached", 101)}
     assert "Result found at task target" in state.result[tasks["stored"]].message

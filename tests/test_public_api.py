@@ -19,6 +19,7 @@ EXPECTED_ALL = [
     "Task",
     "TaskRunner",
     "__version__",
+    "config",
     "context",
     "flatten",
     "load_ipython_extension",

@@ -36,9 +36,12 @@ pytestmark = pytest.mark.usefixtures("fresh_cache_for_caches")
 
 
 
-def run(flow, **kwargs):
+def run(flow, checkpointing=True, **kwargs):
+    """flow.run() with checkpointing on, as a Prefect 1 user writing results turns it on
+    (PREFECT__FLOWS__CHECKPOINTING=true): these tests are about what gets written."""
     events: list = []
-    state = flow.run(listeners=[events.append], **kwargs)
+    context = {"checkpointing": checkpointing, **kwargs.pop("context", {})}
+    state = flow.run(listeners=[events.append], context=context, **kwargs)
     return state, events
 
 
@@ -375,11 +378,11 @@ def test_callable_target_gets_context_parameters_and_inputs(tmp_path):
         x = Parameter("x")
         out = ident(x)
 
-    state, _ = run(flow, parameters={"x": 7}, context={"scheduled_start_time": DAY})
+    state, _ = run(flow, parameters={"x": 7}, context={"date": DAY})
     assert files(tmp_path) == ["callable/ident-7-7-2024-03-05.pkl"]
     assert state.result[out].context["result_location"] == str(tmp_path / "callable/ident-7-7-2024-03-05.pkl")
     assert seen[0]["map_index"] is None and seen[0]["flow_name"] == "callable"
-    _, events = run(flow, parameters={"x": 7}, context={"scheduled_start_time": DAY})
+    _, events = run(flow, parameters={"x": 7}, context={"date": DAY})
     assert transitions(events, out) == HIT and calls == [7]
 
 
@@ -450,7 +453,9 @@ def test_flow_result_checkpoints_every_task_that_does_not_opt_out(tmp_path):
     assert files(tmp_path) == ["a.pkl"]
 
 
-def test_a_target_is_honoured_even_with_checkpoint_false(tmp_path):
+def test_a_target_with_checkpoint_false_is_read_but_never_written(tmp_path):
+    """Prefect 1.4.1, checkpointing on: a task with target= and checkpoint=False runs each
+    time and writes nothing, but a file already at its target is read (Cached, not run)."""
     calls = []
 
     @task(target="t.pkl", checkpoint=False, result=LocalResult(dir=tmp_path))
@@ -462,7 +467,10 @@ def test_a_target_is_honoured_even_with_checkpoint_false(tmp_path):
         out = t()
     run(flow)
     _, events = run(flow)
-    assert files(tmp_path) == ["t.pkl"] and transitions(events, out) == HIT and calls == [1]
+    assert files(tmp_path) == [] and transitions(events, out) == RAN and calls == [1, 1]
+    (tmp_path / "t.pkl").write_bytes(pickle.dumps("from the file"))
+    state, events = run(flow)
+    assert transitions(events, out) == HIT and state.result[out].result == "from the file" and calls == [1, 1]
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\x80\x04garbage", b"not a pickle at all", pickle.dumps(list(range(100)))[:20]])
@@ -629,7 +637,7 @@ def test_today_template(tmp_path):
 
     with Flow("daily") as flow:
         daily()
-    run(flow, context={"scheduled_start_time": DAY})
+    run(flow, context={"date": DAY})
     assert files(tmp_path) == ["2024-03-05/20240304-daily.pkl"]
 
 
@@ -747,7 +755,7 @@ def test_a_failed_write_keeps_the_value_and_warns(tmp_path, perfect_nb_log, monk
 
     with Flow("write-fails") as flow:
         out = not_json()
-    state = flow.run()
+    state = flow.run(context={"checkpointing": True})
     assert state.is_successful() and state.result[out].result == {1, 2}
     assert "result_location" not in state.result[out].context
     assert any("could not write" in r.getMessage() for r in perfect_nb_log.records)
@@ -829,7 +837,7 @@ def test_a_target_that_cannot_be_written_is_a_warning_naming_task_and_path(tmp_p
 
     with Flow("blocked") as flow:
         out = blocked()
-    state = flow.run().result[out]
+    state = flow.run(context={"checkpointing": True}).result[out]
     assert state.is_successful() and state.result == 2 and "result_location" not in state.context
     assert "Task 'blocked': could not write its result to 'taken.pkl'" in perfect_nb_log.text
     assert "kept in memory only" in perfect_nb_log.text

@@ -310,7 +310,8 @@ def _execute(client: Any, run_id: str, executor: Any, quiet: bool) -> int:
     session = Session(info.parameters, executor, quiet=quiet)
     session.track(flow, lambda listeners: flow.run(
         parameters=info.parameters, executor=executor, run_on_schedule=False, listeners=listeners, backend=client,
-        context={"flow_run_id": run_id, "flow_id": info.flow_id, "flow_run_name": info.name},
+        context={"flow_run_id": run_id, "flow_id": info.flow_id, "flow_run_name": info.name,
+                 "checkpointing": True},  # a backend run writes its results (a restart reuses them), as in Prefect Server
     ))
     return session.finish()
 

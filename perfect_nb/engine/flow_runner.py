@@ -31,6 +31,7 @@ import time
 import uuid
 from typing import Any, Callable, Iterable, Iterator
 
+from perfect_nb.configuration import config
 from perfect_nb.core import context as _context
 from perfect_nb.core.edge import Edge
 from perfect_nb.engine.events import StateChange, dispatch
@@ -242,10 +243,14 @@ class _FlowRun:
         self.slugs = {t.slug: t for t in self.flow.tasks}
         base = {**_context.current(), **user_context}
         base.pop("flow", None)
-        base.update(
-            flow_name=self.flow.name, flow_run_id=self.flow_run_id, flow_run_name=user_context.get("flow_run_name", self.flow.name),
-            parameters=params, scheduled_start_time=user_context.get("scheduled_start_time") or _dt.datetime.now(_dt.timezone.utc),
+        now = _dt.datetime.now(_dt.timezone.utc)
+        base.update(  # the keys of Prefect 1's flow run context; a backend run brings its own ids and name
+            flow_name=self.flow.name, flow_id=user_context.get("flow_id") or self.flow.name, flow_run_id=self.flow_run_id,
+            flow_run_name=user_context.get("flow_run_name") or str(uuid.uuid4()), parameters=params,
+            scheduled_start_time=base.get("scheduled_start_time") or now, date=_context.run_date(base.get("date") or now, logger.warning),
         )
+        if base.get("checkpointing") is None:  # off unless configured (config.flows.checkpointing), as in Prefect 1
+            base["checkpointing"] = config.flows.checkpointing
         self.base = base
         self.task_contexts = task_contexts
         self.sink = executor.event_sink(self._on_event) if listeners else None

@@ -22,7 +22,8 @@ import string
 import threading
 from typing import Any
 
-from perfect_nb.core.context import _LAZY
+from perfect_nb.configuration import config
+from perfect_nb.core.context import _LAZY, _lazy_keys, current, lazy_value
 from perfect_nb.engine import cache_validators
 from perfect_nb.engine.results import Result, template_fields
 from perfect_nb.engine.signals import ENDRUN
@@ -49,13 +50,34 @@ class _Fields(dict):
     """Format arguments: the run's context and inputs, lazy context keys on demand."""
 
     def __missing__(self, key: str) -> Any:
-        if key in _LAZY:
-            return _LAZY[key](self)
-        raise KeyError(key)
+        return lazy_value(self, key)
 
 
-def _format_args(ctx: dict, inputs: dict) -> _Fields:
-    return _Fields({**ctx, **(ctx.get("parameters") or {}), **inputs})
+def format_args(ctx: dict, inputs: dict) -> _Fields:
+    """What a target, a result location or a task_run_name is formatted with: the
+    parameters, then the context (computed keys like ``today`` included), then the
+    task's inputs, later ones winning (as in Prefect 1)."""
+    params = ctx.get("parameters") or {}
+    args = _Fields({**params, **ctx, **inputs})
+    for key in params.keys() & _LAZY.keys() if params else ():  # a parameter named like a computed key loses to it
+        if key not in ctx and key not in inputs and key in _lazy_keys(ctx):
+            args[key] = lazy_value(ctx, key)
+    return args
+
+
+def template_values(ctx: dict, inputs: dict) -> dict:
+    """:func:`format_args` as a plain dict with the computed keys filled in (for a callable)."""
+    args = format_args(ctx, inputs)
+    return {**{key: args[key] for key in _lazy_keys(args)}, **args}
+
+
+def checkpointing(ctx: dict) -> bool:
+    """Whether a run writes task results: its context's ``checkpointing`` key (a flow run
+    sets it), else ``config.flows.checkpointing`` (off unless configured, as in Prefect 1)."""
+    value = ctx.get("checkpointing")
+    if value is None:
+        value = config.flows.checkpointing
+    return value is True
 
 
 class DurationCache:
@@ -132,10 +154,9 @@ class Checkpoint:
         template = self.template
         if template is None:
             return None
-        args = _format_args(ctx, inputs)
         if callable(template):
-            return os.fspath(template(**{**{k: args[k] for k in _LAZY}, **args}))
-        return template.format_map(args)
+            return os.fspath(template(**template_values(ctx, inputs)))
+        return template.format_map(format_args(ctx, inputs))
 
     def check(self, runner: Any, state: State, inputs: dict, ctx: dict, emit: Any) -> State:
         if self.task.target is None:
@@ -157,7 +178,7 @@ class Checkpoint:
         raise ENDRUN(runner._transition(state, hit, emit))
 
     def store(self, runner: Any, state: State, inputs: dict, ctx: dict, emit: Any) -> State:
-        if self.task.checkpoint is False and self.task.target is None:
+        if self.task.checkpoint is False or not checkpointing(ctx):  # Prefect 1: a target is read, not written
             return state
         location = None
         try:
@@ -198,7 +219,8 @@ def hooks_for(task: Any, flow_result: Result | None = None) -> list:
 _KNOWN_CONTEXT = {
     "flow_name", "flow_run_id", "flow_run_name", "parameters", "scheduled_start_time", "task_name",
     "task_full_name", "task_slug", "task_tags", "task_run_id", "map_index", "task_run_count",
-    "task_loop_count", "task_loop_result", "task_run_name", *_LAZY,
+    "task_loop_count", "task_loop_result", "task_run_name", "task_id", "flow_id", "date", "checkpointing",
+    "config", *_LAZY,
 }
 
 
@@ -235,7 +257,7 @@ def check_targets(flow: Any, extra_context: dict | None = None) -> None:
     or a mapped input); otherwise every child would read the first child's file.
     """
     params = {p.name for p in flow.parameters()}
-    known = _KNOWN_CONTEXT | params | set(extra_context or ())
+    known = _KNOWN_CONTEXT | params | set(current()) | set(extra_context or ())
     for task in flow.tasks:
         result = task.result if task.result is not None else flow.result
         if task.target is None and result is None:  # nothing to check: most tasks

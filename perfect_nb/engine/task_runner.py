@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from perfect_nb.configuration import config
 from perfect_nb.core import context as _context
 from perfect_nb.engine import signals
 from perfect_nb.engine.signals import ENDRUN
@@ -31,9 +32,10 @@ from perfect_nb.engine.state import (
     Failed, Finished, Looped, Mapped, Paused, Pending, Resume, Retrying,
     Running, Scheduled, Skipped, State, Success, TimedOut, TriggerFailed,
 )
-from perfect_nb.engine.persistence import BRACES, hooks_for
+from perfect_nb.engine.persistence import BRACES, format_args, hooks_for, template_values
 from perfect_nb.engine.timeouts import TaskTimeoutError, call_with_timeout
 from perfect_nb.engine.triggers import all_successful
+from perfect_nb.utilities.logging import task_logger
 from perfect_nb.utilities.reprs import short_repr
 
 __all__ = ["TaskRunner", "TaskTimeoutError"]
@@ -72,7 +74,7 @@ class TaskRunner:
 
     @property
     def logger(self) -> logging.Logger:
-        return logging.getLogger(f"perfect_nb.Task: {self.task.name}")
+        return task_logger(self.task.name)
 
     # --- entry point -------------------------------------------------------
     def run(
@@ -95,8 +97,9 @@ class TaskRunner:
         """
         state = state if state is not None else Pending()
         upstream_states = upstream_states or {}
-        if base_context is None:
+        if base_context is None:  # run on its own, not by a flow runner
             base_context = {**_context.current(), **(context or {})}
+            base_context.setdefault("checkpointing", config.flows.checkpointing)
         elif context:
             base_context = {**base_context, **context}
         ctx = self._context(base_context, state, map_index, task_run_id)
@@ -134,6 +137,7 @@ class TaskRunner:
             "task_name": task.name,
             "task_full_name": name,
             "task_slug": task.slug,
+            "task_id": task.slug,
             "task_tags": task.tags,
             "task_run_id": task_run_id,
             "map_index": map_index,
@@ -246,9 +250,8 @@ class TaskRunner:
     def _run_name(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> str:
         """The task run name: a template formatted with context, parameters and inputs, or a callable of them."""
         template = self.task.task_run_name
-        values = {**ctx.get("parameters", {}), **ctx, **inputs}
         try:
-            return template(**values) if callable(template) else template.format(**values)
+            return template(**template_values(ctx, inputs)) if callable(template) else template.format_map(format_args(ctx, inputs))
         except (KeyError, IndexError) as exc:
             failed = Failed(f"task_run_name {template!r} refers to {exc}, which is not an input of task {self.task.name!r}, a flow parameter or a context key.", result=exc)
             raise ENDRUN(self._transition(state, failed, emit)) from None

@@ -100,7 +100,12 @@ class PerfectMagics(Magics):
     @argument("--register", metavar="PROJECT", default=None, help="Also register the flow in this project of the configured server.")
     @cell_magic
     def perfect_flow(self, line: str, cell: str) -> None:
-        """Build a flow from the cell body, bind it to NAME, show its live view and run it."""
+        """Build a flow from the cell body, bind it to NAME, show its live view and run it.
+
+        Its runs checkpoint: a task's ``target=`` or ``result=`` file is written, as in a
+        backend run, whatever ``config.flows.checkpointing`` says (a plain ``flow.run()``
+        writes them only when it is on, as in Prefect 1). ``--persist`` is the notebook
+        cache's own store and does not depend on it."""
         args = self._parse(self.perfect_flow, line)
         name = args.name
         if not name.isidentifier():

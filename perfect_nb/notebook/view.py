@@ -31,6 +31,7 @@ from perfect_nb.core.flow import Flow
 from perfect_nb.engine.events import StateChange
 from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State, TriggerFailed
 from perfect_nb.notebook.throttle import Throttle
+from perfect_nb.utilities.logging import is_task_record
 from perfect_nb.viz.dot import hidden_tasks, quote_text, to_dot
 from perfect_nb.viz.live import LiveSvg
 
@@ -177,10 +178,15 @@ class FlowView(widgets.VBox):
         root.addHandler(self._logs)
         quiet = _quiet_console(root)  # the view shows the logs, grouped per task
         started = time.time()
+        run_kwargs = dict(self.run_kwargs)
+        # A run from the notebook checkpoints (writes target= and result= files), whatever
+        # config.flows.checkpointing says for plain flow.run(); context={"checkpointing": False} in
+        # run_kwargs turns that off. The notebook cache (--persist) is separate and works either way.
+        run_kwargs["context"] = {"checkpointing": True, **(run_kwargs.get("context") or {})}
         try:
             state = self.flow.run(
                 parameters=parameters, executor=executor or self.executor,
-                listeners=[self._on_event], run_on_schedule=False, cache=plan, **self.run_kwargs,
+                listeners=[self._on_event], run_on_schedule=False, cache=plan, **run_kwargs,
             )
         except ParameterError as exc:  # nothing ran: say so rather than "running…"
             self.summary.value = f"<div class='pnb-summary'><b>Not run</b>: {html.escape(str(exc))}</div>"
@@ -338,8 +344,7 @@ def _task_count(flow: Flow) -> str:
 
 def _task_failure(record: logging.LogRecord) -> bool:
     """A task run's failure line: the view's summary and logs already show it."""
-    task_logger = record.name == "perfect_nb.Task" or record.name.startswith("perfect_nb.Task:")
-    return not (task_logger and record.levelno >= logging.ERROR)
+    return not (record.levelno >= logging.ERROR and is_task_record(record))
 
 
 def _quiet_console(logger: logging.Logger):
