@@ -161,7 +161,8 @@ def execute_flow_run(run_id: str, lease: int | None = None, api: str | None = No
 
             flow.result = LocalResult(dir=results)
         task_states, _ = restart_states(flow, info.task_runs)
-        context = {"flow_run_id": run_id, "flow_id": info.flow_id, "flow_run_name": info.name, "flow_run_lease": lease}
+        context = {"flow_run_id": run_id, "flow_id": info.flow_id, "flow_run_name": info.name, "flow_run_lease": lease,
+                   "checkpointing": True}  # results are written, whatever config.flows.checkpointing says: a restart reuses them
         try:
             state = flow.run(parameters=info.parameters, run_on_schedule=False, backend=client, context=context, task_states=task_states)
         except KeyboardInterrupt:  # interrupted before the flow runner took over
