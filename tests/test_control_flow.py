@@ -489,7 +489,7 @@ def test_filter_task_custom_function_and_log():
     messages = []
     handler = logging.Handler()
     handler.emit = lambda record: messages.append(record.getMessage())
-    logger = logging.getLogger("perfect_nb.Task: evens")
+    logger = logging.getLogger("perfect_nb.evens")
     logger.addHandler(handler)
     try:
         evens = FilterTask(

@@ -548,7 +548,7 @@ def test_context_keys_inside_tasks(perfect_nb_log):
     assert ctx["parameters"] == {"n": 5}
     assert ctx["task_tags"] == {"etl"}
     logged = [r_ for r_ in perfect_nb_log.records if r_.getMessage() == "logged from the task"]
-    assert [r_.name for r_ in logged] == ["perfect_nb.Task: reader"]
+    assert [r_.name for r_ in logged] == ["perfect_nb.reader"]
 
 
 def test_each_flow_run_gets_its_own_flow_run_id():
@@ -710,7 +710,7 @@ def test_a_failing_task_logs_one_error_line(perfect_nb_log):
         plus_one(fail())
     flow.run()
     errors = [r for r in perfect_nb_log.records if r.levelno >= logging.WARNING]
-    assert len(errors) == 1 and errors[0].name == "perfect_nb.Task: fail"
+    assert len(errors) == 1 and errors[0].name == "perfect_nb.fail"
     assert "ValueError: broken" in errors[0].getMessage()
 
 
@@ -745,8 +745,8 @@ def test_perfect_nb_logging_level_configures_the_output(level, info_lines, step_
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
-    assert sum("perfect_nb.Task: step" in line for line in lines) == step_lines
-    assert sum("ERROR - perfect_nb.Task: broken" in line for line in lines) == 1
+    assert sum("perfect_nb.step" in line for line in lines) == step_lines
+    assert sum("ERROR - perfect_nb.broken" in line for line in lines) == 1
     assert any(" INFO - " in line for line in lines) is info_lines
     assert not any(" DEBUG - " in line for line in lines) or level == "DEBUG"
     if level == "DEBUG":

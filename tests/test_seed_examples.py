@@ -31,7 +31,7 @@ def test_readme_hello_world(caplog):
     with caplog.at_level(logging.INFO):
         assert flow.run(name="world").is_successful()
         assert flow.run(name="Marvin").is_successful()
-    printed = [r.getMessage() for r in caplog.records if r.name == "perfect_nb.Task: say_hello"]
+    printed = [r.getMessage() for r in caplog.records if r.name == "perfect_nb.say_hello"]
     assert printed == ["Hello, world!", "Hello, Marvin!"]
 
 

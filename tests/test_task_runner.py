@@ -625,8 +625,8 @@ def test_log_stdout_sends_prints_to_the_task_logger(perfect_nb_log, capsys):
     state, _ = run(chatty)
     assert state.result == 1
     lines = [(r.name, r.getMessage()) for r in perfect_nb_log.records]
-    assert ("perfect_nb.Task: chatty", "first line") in lines
-    assert ("perfect_nb.Task: chatty", "second line") in lines
+    assert ("perfect_nb.chatty", "first line") in lines
+    assert ("perfect_nb.chatty", "second line") in lines
     assert "first line" not in capsys.readouterr().out
 
 
@@ -708,13 +708,13 @@ def test_context_logger_is_the_task_logger(perfect_nb_log):
         context.get("logger").info("hello from the task")
 
     run(logs)
-    assert [(r.name, r.getMessage()) for r in perfect_nb_log.records] == [("perfect_nb.Task: logs", "hello from the task")]
+    assert [(r.name, r.getMessage()) for r in perfect_nb_log.records] == [("perfect_nb.logs", "hello from the task")]
 
 
 def test_debug_level_logs_each_task_run(perfect_nb_log):
     perfect_nb_log.set_level(logging.DEBUG, logger="perfect_nb")
     run(task(lambda: 1, name="traced"))
-    messages = [r.getMessage() for r in perfect_nb_log.records if r.name == "perfect_nb.Task: traced"]
+    messages = [r.getMessage() for r in perfect_nb_log.records if r.name == "perfect_nb.traced"]
     assert any("Starting task run" in m for m in messages)
     assert any("Success" in m for m in messages)
 

@@ -377,7 +377,7 @@ def test_each_task_error_line_appears_once():
             explode(1)
         view = FlowView(flow, use_cache=False)
         view.run()
-        logging.getLogger("perfect_nb.Task: other").error("outside a view run: printed")
+        logging.getLogger("perfect_nb.other").error("outside a view run: printed")
     finally:
         console.setStream(before)
     assert "cannot use 1" not in printed.getvalue()  # not on the console as well as in the view

@@ -33,6 +33,8 @@ from typing import Any, Iterator
 
 from perfect_nb.configuration import config as _config
 
+from perfect_nb.utilities.logging import task_logger
+
 __all__ = ["Context", "context", "tags"]
 
 
@@ -58,7 +60,7 @@ def _day(offset: int, fmt: str):
 def _logger(ctx: dict) -> logging.Logger:
     name = ctx.get("task_name")
     if name:
-        return logging.getLogger(f"perfect_nb.Task: {name}")
+        return task_logger(name)
     flow = ctx.get("flow_name")
     return logging.getLogger(f"perfect_nb.Flow: {flow}" if flow else "perfect_nb")
 

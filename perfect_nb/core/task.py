@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 
 from perfect_nb.core import context as _context
 from perfect_nb.core.edge import EdgeAnnotation
+from perfect_nb.utilities.logging import task_logger
 
 __all__ = ["FunctionTask", "Task", "as_task", "task"]
 
@@ -226,7 +227,8 @@ class Task:
 
     @property
     def logger(self) -> logging.Logger:
-        return logging.getLogger(f"perfect_nb.Task: {self.name}")
+        """``perfect_nb.<task name>``, as Prefect 1's ``prefect.<task name>``."""
+        return task_logger(self.name)
 
     def inputs(self) -> dict[str, dict]:
         """The run() arguments: name -> {"type": annotation, "default": value, "required": bool}."""

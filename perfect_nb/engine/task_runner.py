@@ -35,6 +35,7 @@ from perfect_nb.engine.state import (
 from perfect_nb.engine.persistence import BRACES, format_args, hooks_for, template_values
 from perfect_nb.engine.timeouts import TaskTimeoutError, call_with_timeout
 from perfect_nb.engine.triggers import all_successful
+from perfect_nb.utilities.logging import task_logger
 from perfect_nb.utilities.reprs import short_repr
 
 __all__ = ["TaskRunner", "TaskTimeoutError"]
@@ -73,7 +74,7 @@ class TaskRunner:
 
     @property
     def logger(self) -> logging.Logger:
-        return logging.getLogger(f"perfect_nb.Task: {self.task.name}")
+        return task_logger(self.task.name)
 
     # --- entry point -------------------------------------------------------
     def run(

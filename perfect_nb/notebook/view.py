@@ -31,6 +31,7 @@ from perfect_nb.core.flow import Flow
 from perfect_nb.engine.events import StateChange
 from perfect_nb.engine.state import Failed, Finished, Mapped, Running, State, TriggerFailed
 from perfect_nb.notebook.throttle import Throttle
+from perfect_nb.utilities.logging import is_task_record
 from perfect_nb.viz.dot import hidden_tasks, quote_text, to_dot
 from perfect_nb.viz.live import LiveSvg
 
@@ -343,8 +344,7 @@ def _task_count(flow: Flow) -> str:
 
 def _task_failure(record: logging.LogRecord) -> bool:
     """A task run's failure line: the view's summary and logs already show it."""
-    task_logger = record.name == "perfect_nb.Task" or record.name.startswith("perfect_nb.Task:")
-    return not (task_logger and record.levelno >= logging.ERROR)
+    return not (record.levelno >= logging.ERROR and is_task_record(record))
 
 
 def _quiet_console(logger: logging.Logger):

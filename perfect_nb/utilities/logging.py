@@ -4,6 +4,27 @@
 ``perfect_nb`` logger. At INFO a successful flow run logs nothing; a failing
 task logs one line and a failed flow one more. Flow start and end and
 per-task lines appear at DEBUG.
+
+A task logs to ``perfect_nb.<task name>`` (``self.logger``, ``context.logger``), as
+Prefect 1's tasks log to ``prefect.<task name>``: so ``get_logger("Task B")`` is that
+task's logger, and a handler added to it gets the task's records (they also reach the
+``perfect_nb`` logger's handlers, its parent).
+
+>>> import logging
+>>> from perfect_nb import Flow, task
+>>> seen = []
+>>> class Keep(logging.Handler):
+...     def emit(self, record):
+...         seen.append((record.name, record.getMessage()))
+>>> @task(name="Task B")
+... def b():
+...     b.logger.warning("from B")
+>>> get_logger("Task B").addHandler(Keep())
+>>> with Flow("logs") as flow:
+...     _ = b()
+>>> _ = flow.run()
+>>> seen
+[('perfect_nb.Task B', 'from B')]
 """
 
 from __future__ import annotations
@@ -11,7 +32,7 @@ from __future__ import annotations
 import logging
 import os
 
-__all__ = ["configure_logging", "get_logger"]
+__all__ = ["configure_logging", "get_logger", "is_task_record", "task_logger"]
 
 FORMAT = "[%(asctime)s] %(levelname)s - %(name)s | %(message)s"
 
@@ -33,5 +54,26 @@ def configure_logging(level: str | None = None) -> logging.Logger:
 
 
 def get_logger(name: str | None = None) -> logging.Logger:
-    """A child of the ``perfect_nb`` logger."""
+    """The ``perfect_nb`` logger, or its child ``perfect_nb.<name>`` (a task's logger when
+    ``name`` is the task's name), as Prefect 1's ``get_logger``."""
     return logging.getLogger(f"perfect_nb.{name}" if name else "perfect_nb")
+
+
+_task_loggers: dict[str, logging.Logger] = {}
+
+
+def task_logger(task_name: str) -> logging.Logger:
+    """The logger a task's records go to: ``perfect_nb.<task name>`` (memoised: the engine
+    asks for it on every log line)."""
+    logger = _task_loggers.get(task_name)
+    if logger is None:
+        logger = _task_loggers[task_name] = logging.getLogger(f"perfect_nb.{task_name}")
+    return logger
+
+
+def is_task_record(record: logging.LogRecord) -> bool:
+    """Whether ``record`` was logged by the task whose run is going on (its own logger)."""
+    from perfect_nb.core.context import current
+
+    name = current().get("task_name")
+    return name is not None and record.name == f"perfect_nb.{name}"

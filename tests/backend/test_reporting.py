@@ -46,7 +46,7 @@ def test_a_run_is_recorded_with_task_runs_states_and_logs(client):
     child = client.get_task_run_info(run.id, "inc", map_index=1)
     assert [s["state"] for s in child.states] == ["Running", "Success"]
     logs = client.get_logs(run.id)
-    assert sorted(r["message"] for r in logs if r["name"] == "perfect_nb.Task: inc") == ["inc got 1", "inc got 2"]
+    assert sorted(r["message"] for r in logs if r["name"] == "perfect_nb.inc") == ["inc got 1", "inc got 2"]
     assert any("bad [2, 3]" in r["message"] and r["level"] == logging.ERROR for r in logs)
 
 
@@ -61,7 +61,7 @@ def test_task_logs_from_worker_processes_are_recorded_with_their_task_run(client
     assert state.is_failed()
     [run] = client.flow_runs()
     logs = client.get_logs(run.id)
-    inc_logs = sorted((r["message"], r["task_run_id"]) for r in logs if r["name"] == "perfect_nb.Task: inc")
+    inc_logs = sorted((r["message"], r["task_run_id"]) for r in logs if r["name"] == "perfect_nb.inc")
     children = {t.map_index: t.id for t in client.get_flow_run_info(run.id).task_runs if t.task_slug == "inc"}
     assert inc_logs == sorted([("inc got 1", children[0]), ("inc got 2", children[1])]), logs
     failure = [r for r in logs if "bad [2, 3]" in r["message"] and r["level"] == logging.ERROR]
