@@ -24,6 +24,9 @@ from perfect_nb.core.parameter import DateTimeParameter, Parameter  # noqa: E402
 from perfect_nb.core.task import Task, task  # noqa: E402
 from perfect_nb.engine.flow_runner import FlowRunner  # noqa: E402
 from perfect_nb.engine.task_runner import TaskRunner  # noqa: E402
+from perfect_nb.tasks.control_flow import case  # noqa: E402
+from perfect_nb.tasks.core.resource_manager import resource_manager  # noqa: E402
+from perfect_nb.utilities.tasks import apply_map  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -35,16 +38,36 @@ __all__ = [
     "Task",
     "TaskRunner",
     "__version__",
+    "apply_map",
+    "case",
     "config",
     "context",
     "flatten",
     "load_ipython_extension",
     "mapped",
+    "resource_manager",
     "tags",
     "task",
     "triggers",
     "unmapped",
 ]
+
+
+# Reached as attributes after a plain `import perfect_nb`, as `prefect.schedules` is after
+# `import prefect`; imported on first use, so the import stays light (Client brings httpx).
+_SUBMODULES = frozenset({"agent", "backend", "client", "exceptions", "executors", "schedules", "utilities"})
+
+
+def __getattr__(name: str):
+    if name == "Client":
+        from perfect_nb.client import Client
+
+        return Client
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"perfect_nb.{name}")
+    raise AttributeError(f"module 'perfect_nb' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython):  # pragma: no cover - exercised through IPython

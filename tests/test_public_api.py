@@ -19,11 +19,14 @@ EXPECTED_ALL = [
     "Task",
     "TaskRunner",
     "__version__",
+    "apply_map",
+    "case",
     "config",
     "context",
     "flatten",
     "load_ipython_extension",
     "mapped",
+    "resource_manager",
     "tags",
     "task",
     "triggers",
@@ -78,6 +81,21 @@ IMPORT_PATHS = [
     ("perfect_nb.tasks.files", ["Zip", "Unzip"], "perfect_nb.tasks.files.compression"),
     ("perfect_nb.tasks.secrets", ["PrefectSecret", "SecretBase", "EnvVarSecret"], None),
     ("perfect_nb.client.secrets", ["Secret"], None),
+    ("perfect_nb", ["case"], "perfect_nb.tasks.control_flow"),
+    ("perfect_nb", ["apply_map"], "perfect_nb.utilities.tasks"),
+    ("perfect_nb", ["resource_manager"], "perfect_nb.tasks.core.resource_manager"),
+    ("perfect_nb.tasks.core.function", ["FunctionTask"], "perfect_nb.core.task"),
+    ("perfect_nb.tasks.core.operators", ["GetItem", "GetAttr", "Add", "Sub", "Mul", "Div", "FloorDiv", "Pow", "Mod",
+                                         "And", "Or", "Not", "Equal", "NotEqual", "GreaterThanOrEqual", "GreaterThan",
+                                         "LessThanOrEqual", "LessThan"], None),
+    ("perfect_nb.tasks.core.collections", ["VarArgsTask", "List", "Tuple", "Set", "Dict"], None),
+    ("perfect_nb.tasks.core.resource_manager", ["ResourceManager", "ResourceInitTask", "ResourceSetupTask",
+                                                "ResourceCleanupTask", "ResourceContext", "resource_manager",
+                                                "resource_cleanup_trigger"], None),
+    ("perfect_nb.schedules.clocks", ["RRuleClock"], None),
+    ("perfect_nb.tasks.notifications", ["SlackTask"], "perfect_nb.tasks.notifications.slack_task"),
+    ("perfect_nb.tasks.notifications", ["EmailTask"], "perfect_nb.tasks.notifications.email_task"),
+    ("perfect_nb.utilities.logging", ["get_logger"], None),
 ]
 
 
@@ -106,6 +124,8 @@ def test_prefect1_import_paths(module, names, home):
         ("perfect_nb.exceptions.ClientError", "perfect_nb.client.ClientError"),
         ("perfect_nb.exceptions.PrefectException", "perfect_nb.errors.PerfectError"),
         ("perfect_nb.utilities.tasks.as_task", "perfect_nb.core.task.as_task"),
+        ("perfect_nb.apply_map", "perfect_nb.utilities.tasks.apply_map"),
+        ("perfect_nb.tasks.core.function.FunctionTask", "perfect_nb.core.task.FunctionTask"),
     ],
 )
 def test_each_path_gives_the_same_object(one, other):
@@ -127,7 +147,8 @@ def test_each_path_gives_the_same_object(one, other):
         "perfect_nb.exceptions", "perfect_nb.utilities.debug", "perfect_nb.utilities.collections",
         "perfect_nb.utilities.tasks", "perfect_nb.tasks.shell", "perfect_nb.tasks.templates",
         "perfect_nb.tasks.database.sqlite", "perfect_nb.tasks.files", "perfect_nb.tasks.secrets",
-        "perfect_nb.client.secrets",
+        "perfect_nb.client.secrets", "perfect_nb.tasks.core.function", "perfect_nb.tasks.core.resource_manager",
+        "perfect_nb.tasks.notifications", "perfect_nb.schedules.clocks", "perfect_nb.utilities.logging",
     ],
 )
 def test_module_all_is_sorted_and_resolves(module):
@@ -167,3 +188,25 @@ def test_importing_and_running_a_flow_stays_clear_of_notebook_and_cluster_packag
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "LOADED []" in done.stdout, done.stdout
+
+
+def test_prefect1_submodules_and_client_are_attributes_of_the_package():
+    """After `import prefect`, 1.4.1 has prefect.schedules, prefect.executors, prefect.exceptions,
+    prefect.utilities and prefect.Client; here they are reached on first use, and only Client
+    (which needs httpx) loads httpx."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import perfect_nb
+        assert perfect_nb.schedules.IntervalSchedule and perfect_nb.executors.LocalExecutor
+        assert perfect_nb.exceptions.PrefectException and perfect_nb.utilities.logging.get_logger
+        print("HTTPX", "httpx" in sys.modules)
+        from perfect_nb.client import Client
+        assert perfect_nb.Client is Client
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "HTTPX False" in done.stdout
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        perfect_nb.nope  # noqa: B018
