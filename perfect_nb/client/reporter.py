@@ -14,6 +14,7 @@ on, so nothing is stored twice.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -94,6 +95,7 @@ class Reporter:
         self.flow, self.flow_id, self.labels, self.lease = flow, flow_id, list(labels or []), int(lease)
         self.runs: set[str] = set()
         self._items: list = []
+        self._fields: dict[tuple, dict] = {}  # (run id, task, map index) -> what its state events share
         self._seq = 0
         self._prefix = uuid.uuid4().hex  # event ids are PREFIX-SEQ: unique, and the same when resent
         self._wake = threading.Event()
@@ -142,10 +144,8 @@ class Reporter:
             return {"id": event_id, "type": "log", "flow_run_id": run_id, "task_run_id": task_run_id, "level": level, "name": name, "message": message, "ts": ts}
         new, task = item.new_state, item.task
         event = {
-            "id": event_id, "type": "state", "flow_run_id": item.flow_run_id,
-            "task_run_id": task_run_key(item.flow_run_id, task.slug, item.map_index) if task is not None else None,
-            "task_slug": task.slug if task is not None else None, "task_name": task.name if task is not None else None,
-            "map_index": item.map_index, "state": type(new).__name__, "message": _message(new), "finished": new.is_finished(),
+            **self._task_run_fields(item.flow_run_id, task, item.map_index),
+            "id": event_id, "state": type(new).__name__, "message": _message(new), "finished": new.is_finished(),
             "seq": self._seq, "ts": item.timestamp or time.time(),
         }
         if self.lease:
@@ -154,6 +154,17 @@ class Reporter:
         if isinstance(location, str):
             event["location"] = location
         return event
+
+    def _task_run_fields(self, run_id: str, task: Any, index: int | None) -> dict:
+        """The fields every state event of one task run (or of the flow run) shares, made once."""
+        key = (run_id, task, index)
+        fields = self._fields.get(key)
+        if fields is None:
+            fields = self._fields[key] = {
+                "type": "state", "flow_run_id": run_id, "task_run_id": task_run_key(run_id, task.slug, index) if task is not None else None,
+                "task_slug": task.slug if task is not None else None, "task_name": task.name if task is not None else None, "map_index": index,
+            }
+        return fields
 
     def _loop(self) -> None:
         drain_spool(self.client, skip=self.spool_file)
@@ -210,15 +221,26 @@ class Reporter:
         self.flush()
 
 
-@functools.lru_cache(maxsize=1 << 16)  # each task run's id is asked for once per state event
+@functools.lru_cache(maxsize=1 << 16)
 def task_run_key(flow_run_id: str, slug: str, map_index: int | None) -> str:
     """The id a task run has in the server: the same for every attempt of a flow run,
-    so a restarted run updates the task runs it has.
+    so a restarted run updates the task runs it has. It is the name-based UUID (version 5,
+    URL namespace) of ``RUN/SLUG/INDEX``, made from the SHA-1 digest without building UUID
+    objects (this is asked once per task run while recording it).
 
     >>> task_run_key("r1", "add-1", None) == task_run_key("r1", "add-1", None) != task_run_key("r1", "add-1", 0)
     True
+    >>> task_run_key("r1", "add-1", 0) == str(uuid.uuid5(uuid.NAMESPACE_URL, "r1/add-1/0"))
+    True
     """
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{flow_run_id}/{slug}/{-1 if map_index is None else map_index}"))
+    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + f"{flow_run_id}/{slug}/{-1 if map_index is None else map_index}".encode()).digest()[:16])
+    digest[6], digest[8] = (digest[6] & 0x0F) | 0x50, (digest[8] & 0x3F) | 0x80  # version 5, RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
 
 
 def drain_spool(client: Any, skip: Path | None = None) -> int:

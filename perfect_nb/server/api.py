@@ -14,6 +14,7 @@ import json
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -213,7 +214,7 @@ async def post_events(request: Request) -> dict:
     """Store a batch of engine events (see :mod:`perfect_nb.server.db.ingest`); the body is
     parsed as plain JSON, not through a model, since this is the hot path."""
     try:
-        events = json.loads(await request.body())["events"]
+        events = orjson.loads(await request.body())["events"]
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             raise TypeError
     except (ValueError, KeyError, TypeError):
