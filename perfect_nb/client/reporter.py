@@ -94,6 +94,7 @@ class Reporter:
         self.client = client
         self.flow, self.flow_id, self.labels, self.lease = flow, flow_id, list(labels or []), int(lease)
         self.runs: set[str] = set()
+        self._last: dict[tuple, Any] = {}  # (run id, slug, map index) -> its latest state, for the result locations at the run's end
         self._items: list = []
         self._fields: dict[tuple, dict] = {}  # (run id, task, map index) -> what its state events share
         self._seq = 0
@@ -115,6 +116,14 @@ class Reporter:
         if event.flow_run_id not in self.runs:
             self.runs.add(event.flow_run_id)
             self._items.append(("flow_run", event.flow_run_id, _context.current().get("parameters"), event.timestamp))
+        if event.task is not None:
+            self._last[(event.flow_run_id, event.task.slug, event.map_index)] = event.new_state
+        elif event.new_state.is_finished():  # where the results are, before the run's final state (a restart reuses them at once)
+            for key in [k for k in self._last if k[0] == event.flow_run_id]:
+                state = self._last.pop(key)
+                location = state.context.get("result_location") if state.context else None
+                if isinstance(location, str):
+                    self._items.append(("location", *key, location))
         self._items.append(event)
         if len(self._items) >= BATCH:
             self._wake.set()
@@ -139,6 +148,9 @@ class Reporter:
                 return {"id": event_id, "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
                         "name": self.flow.name, "parameters": {k: json_safe(v) for k, v in (params or {}).items()}, "labels": self.labels,
                         "graph": None if self.flow_id else flow_graph(self.flow), "ts": ts}
+            if kind == "location":
+                _, run_id, slug, index, location = item
+                return {"id": event_id, "type": "location", "flow_run_id": run_id, "task_run_id": task_run_key(run_id, slug, index), "location": location, "lease": self.lease}
             _, run_id, task, level, name, message, ts = item
             task_run_id = task_run_key(run_id, *task) if task else None
             return {"id": event_id, "type": "log", "flow_run_id": run_id, "task_run_id": task_run_id, "level": level, "name": name, "message": message, "ts": ts}
@@ -150,6 +162,8 @@ class Reporter:
         }
         if self.lease:
             event["lease"] = self.lease
+        if task is not None and type(new).__name__ == "Mapped":  # its children's number, known before any of them runs
+            event["map_size"] = len(new.map_states or ())
         location = new.context.get("result_location") if task is not None and new.context else None
         if isinstance(location, str):
             event["location"] = location
@@ -240,7 +254,6 @@ def task_run_key(flow_run_id: str, slug: str, map_index: int | None) -> str:
 
 
 _URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
-
 
 
 def drain_spool(client: Any, skip: Path | None = None) -> int:

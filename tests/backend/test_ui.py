@@ -201,7 +201,7 @@ def test_a_big_map_is_summed_up_by_state_and_its_table_is_bounded(client, server
     client.post_events(events)
     page = get(server, f"/flow-runs/{run}")
     table = page.text.split('id="task-table"')[1].split("</table>")[0]
-    assert table.count("<tr data-key=") == 500 and "… and 100 more task runs" in page.text
+    assert table.count("<tr data-key=") == 500 and "… and <span>100</span> more task runs" in page.text
     counts = page.text.split('id="task-counts"')[1].split("</ul>")[0]
     assert re.search(r">Success</span> <b>550</b>", counts) and re.search(r">Running</span> <b>50</b>", counts)
     assert ">550/600<" in page.text  # the mapped node's progress
@@ -221,3 +221,54 @@ def test_flow_page_shows_the_schedule_switch_as_it_is(client, server):
     client.set_schedule_active("ui-etl", False, project_name="p")
     page = get(server, f"/flows/{flow_id}").text
     assert '<span id="schedule-state">off</span>' in page and 'data-active="false"' in page and "Turn on" in page
+
+
+def test_a_mapped_task_says_k_of_n_with_its_size_before_its_children_report(client, server, registered):
+    """The map size goes from the engine (its Mapped state) through the reporter, the stream and the run's JSON to the page."""
+    import json
+    import threading
+
+    run = client.create_flow_run(registered, parameters={"n": 5})
+    streamed: list[dict] = []
+    opened = threading.Event()
+
+    def listen():
+        with httpx.stream("GET", f"{server.api}/api/stream", params={"flow_run_id": run, "batch": "true"}, timeout=10) as response:
+            for line in response.iter_lines():
+                opened.set()
+                if line.startswith("data: "):
+                    streamed.extend(json.loads(line[6:]))  # batch=true (the run page's way): a list per message
+                    if any(e.get("map_size") for e in streamed):
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert opened.wait(5)
+    now = time.time()
+    parent = str(uuid.uuid4())
+    ev = lambda **kw: {"id": str(uuid.uuid4()), "type": "state", "flow_run_id": run, "ts": now, "task_slug": "inc", "task_name": "inc", **kw}  # noqa: E731
+    client.post_events([ev(task_run_id=parent, map_index=None, state="Mapped", map_size=5, finished=True, seq=1),
+                        ev(task_run_id=str(uuid.uuid4()), map_index=0, state="Success", finished=True, seq=2),
+                        ev(task_run_id=str(uuid.uuid4()), map_index=1, state="Running", seq=3)])
+    listener.join(5)
+    assert [e["map_size"] for e in streamed if e["task_run_id"] == parent] == [5] and streamed[0]["task_name"] == "inc" and "finished" in streamed[0]
+    rows = {t["map_index"]: t for t in client.request("GET", f"/flow_runs/{run}")["task_runs"]}
+    assert rows[-1]["map_size"] == 5 and rows[0]["map_size"] is None
+    page = get(server, f"/flow-runs/{run}").text
+    assert ">1/5<" in page  # one of five finished; the three not reported yet count as Pending
+    boot = json.loads(html_lib.unescape(page.split('id="boot">')[1].split("</script>")[0]))
+    assert boot["sizes"] == {"inc": 5}
+
+
+def test_a_recorded_map_carries_its_size(client):
+    """A real run through the reporter: the mapped task run knows its children's number."""
+    @task
+    def one(x):
+        return x
+
+    with Flow("sized") as flow:
+        one.map(Parameter("xs", default=[1, 2, 3, 4]))
+    assert flow.run(backend=client).is_successful()
+    [run] = client.flow_runs()
+    rows = {t["map_index"]: t for t in client.request("GET", f"/flow_runs/{run.id}")["task_runs"]}
+    assert rows[-1]["state"] == "Mapped" and rows[-1]["map_size"] == 4 and len(rows) == 5

@@ -6,7 +6,8 @@ Three kinds of event arrive, each with an ``id`` the server deduplicates on:
   the flow is registered, ``parameters``, ``labels``, ``graph``, ``ts``);
 - ``state``: a flow run (``task_run_id`` null) or a task run changed state
   (``task_slug``, ``task_name``, ``map_index``, ``state``, ``message``,
-  ``finished``, ``seq``, ``ts``);
+  ``finished``, ``seq``, ``ts``; ``map_size``, the number of children, with a
+  task run's ``Mapped`` state);
 - ``log``: a log record (``level``, ``name``, ``message``, ``ts``);
 - ``location``: where a task run's result was stored (``task_run_id``,
   ``location``), sent by a run process once its flow run is over, so that a
@@ -68,6 +69,8 @@ def _latest(rows: list[dict], key: str) -> dict[str, dict]:
             cur = out[run_id] = {"seq": -1, "start": None}
         if e["state"] == "Running" and cur["start"] is None:
             cur["start"] = e["ts"]
+        if isinstance(e.get("map_size"), int):  # a task run's Mapped state: how many children it has
+            cur["map_size"] = e["map_size"]
         if e.get("seq", 0) > cur["seq"]:
             cur.update(seq=e.get("seq", 0), event=e)
     return out
@@ -94,18 +97,19 @@ def _apply_task_states(conn: sa.Connection, latest: dict[str, dict], now: float)
             id=run_id, flow_run_id=e["flow_run_id"], task_slug=e.get("task_slug") or "?", task_name=e.get("task_name") or e.get("task_slug") or "?",
             map_index=-1 if e.get("map_index") is None else e["map_index"], state=e["state"], message=e.get("message"), seq=e["seq"],
             start_time=info["start"], end_time=e["ts"] if e.get("finished") else None, updated=now, lease=e.get("lease", 0),
-            result_location=e.get("location"),
+            result_location=e.get("location"), map_size=info.get("map_size"),
         ))
     if not rows:
         return
     _executemany(conn, _TASK_UPSERT, [tuple(r[c] for c in _TASK_COLUMNS) for r in rows])
 
 
-_TASK_COLUMNS = ("id", "flow_run_id", "task_slug", "task_name", "map_index", "state", "message", "seq", "start_time", "end_time", "updated", "lease", "result_location")
+_TASK_COLUMNS = ("id", "flow_run_id", "task_slug", "task_name", "map_index", "state", "message", "seq", "start_time", "end_time", "updated", "lease", "result_location", "map_size")
 _TASK_UPSERT = (
     f"INSERT INTO task_runs ({', '.join(_TASK_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (id) DO UPDATE SET "
     "state = excluded.state, message = excluded.message, seq = excluded.seq, end_time = excluded.end_time, updated = excluded.updated, "
-    "lease = excluded.lease, result_location = excluded.result_location, start_time = coalesce(task_runs.start_time, excluded.start_time) "
+    "lease = excluded.lease, result_location = excluded.result_location, start_time = coalesce(task_runs.start_time, excluded.start_time), "
+    "map_size = coalesce(excluded.map_size, task_runs.map_size) "
     "WHERE task_runs.lease < excluded.lease OR task_runs.seq < excluded.seq"
 )
 _STATE_COLUMNS = ("event_id", "flow_run_id", "task_run_id", "state", "message", "timestamp")

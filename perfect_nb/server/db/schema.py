@@ -107,6 +107,7 @@ task_runs = sa.Table(
     sa.Column("updated", Time, nullable=False),
     sa.Column("lease", sa.Integer, nullable=False, server_default="0"),
     sa.Column("result_location", sa.Text),
+    sa.Column("map_size", sa.Integer),  # a mapped task's (map_index -1) number of children, from its Mapped state
     sa.Index("ix_task_runs_flow_run", "flow_run_id", "task_slug", "map_index"),
 )
 

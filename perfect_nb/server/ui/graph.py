@@ -102,16 +102,27 @@ def _live(graph_json: str) -> LiveSvg:
 def run_svg(graph: dict | None, task_runs: list[dict]) -> tuple[str, list[str]]:
     """The SVG of a run's DAG coloured by its task runs, and the slugs of its mapped tasks.
 
-    The layout is made once per graph (cached); colouring is string work.
+    The layout is made once per graph (cached); colouring is string work. A mapped
+    task's children that have not reported yet count as Pending (its ``map_size``
+    says how many it has), as in the notebook's view, so "k/n" has the right n
+    from the moment the task maps.
     """
     if not graph or not graph.get("tasks"):
         return "", []
     live = _live(json.dumps(graph, sort_keys=True))
     states: dict[str, str] = {}
     progress: dict[str, Counter] = {}
+    sizes: dict[str, int] = {}
     for tr in task_runs:
         if tr["map_index"] < 0:
             states[tr["task_slug"]] = tr["state"]
+            if tr.get("map_size") is not None:
+                sizes[tr["task_slug"]] = tr["map_size"]
         else:
             progress.setdefault(tr["task_slug"], Counter())[tr["state"]] += 1
-    return live.render(states, progress), sorted(live.mapped)
+    for slug, size in sizes.items():
+        counts = progress.setdefault(slug, Counter())
+        unseen = size - sum(counts.values())
+        if unseen > 0:
+            counts["Pending"] += unseen
+    return live.render(states, {slug: c for slug, c in progress.items() if c}), sorted(live.mapped)

@@ -52,6 +52,7 @@ COOKIE = "perfect_nb_token"  # the name security.Guard accepts
 FAILED = ("Failed", "TimedOut", "TriggerFailed", "ValidationFailed")
 SUCCEEDED = sorted(name for name, cls in _api.STATE_NAMES.items() if issubclass(cls, _state.Success))
 TASK_ROWS = 500  # rows of the task-run table; a 5,000-item map is summed up by state above it
+TIMELINE_BARS = 200  # bars of the timeline: the first task runs to start
 MARK_AS = ("Success", "Failed", "Cancelled")
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -216,19 +217,24 @@ async def flow_run_page(request: Request, run_id: str, level: str = "DEBUG") -> 
     logs = await _api._call(request, q.list_logs, run_id, 0, 0, None, 2000)
     names = {t["id"]: t["task_name"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else "") for t in run["task_runs"]}
     states = await _api._call(request, q.list_states, flow_run_id=run_id)
+    shown = run["task_runs"][:TASK_ROWS]
     boot = {"run_id": run_id, "state": run["state"], "mapped": mapped, "colors": colors.STATE_COLORS, "finished": sorted(_api.FINISHED), "order": list(colors.LEGEND_ORDER), "succeeded": SUCCEEDED,
-            "text": {s: colors.text_color(c) for s, c in colors.STATE_COLORS.items()}, "last_log": logs[-1]["id"] if logs else 0,
-            "task_runs": {f"{t['task_slug']}|{t['map_index']}": t["state"] for t in run["task_runs"]}, "version": run["version"]}
-    timeline = _timeline(run, run["task_runs"])
+            "restartable": list(FAILED) + ["Cancelled"], "text": {s: colors.text_color(c) for s, c in colors.STATE_COLORS.items()}, "last_log": logs[-1]["id"] if logs else 0,
+            "task_runs": {f"{t['task_slug']}|{t['map_index']}": t["state"] for t in run["task_runs"]}, "version": run["version"],
+            # what the table and the timeline show of the first rows: [key, id, name, start, end]
+            "rows": [[f"{t['task_slug']}|{t['map_index']}", t["id"], t["task_name"], t["start_time"], t["end_time"]] for t in shown],
+            "sizes": {t["task_slug"]: t["map_size"] for t in run["task_runs"] if t["map_index"] < 0 and t.get("map_size") is not None},
+            "start": run["start_time"], "end": run["end_time"], "table_rows": TASK_ROWS, "timeline_bars": TIMELINE_BARS}
+    timeline = _timeline(run, run["task_runs"], TIMELINE_BARS)
     counts: dict[str, int] = {}
     for t in run["task_runs"]:
         counts[t["state"]] = counts.get(t["state"], 0) + 1
     return _page(request, "flow_run.html", title=f"{run['name']} · run", run=run, flow=flow, svg=svg, logs=logs, names=names, level=level.upper(),
-                 timeline=timeline, shown_tasks=run["task_runs"][:TASK_ROWS], more_tasks=max(len(run["task_runs"]) - TASK_ROWS, 0), task_counts=dict(sorted(counts.items())),
+                 timeline=timeline, shown_tasks=shown, more_tasks=max(len(run["task_runs"]) - TASK_ROWS, 0), task_counts=dict(sorted(counts.items())),
                  floor=floor, levels=LEVELS, states=states, boot=boot, finished=run["state"] in _api.FINISHED, mark_as=MARK_AS)
 
 
-def _timeline(run: dict, task_runs: list[dict], limit: int = 200) -> dict | None:
+def _timeline(run: dict, task_runs: list[dict], limit: int = 200) -> dict | None:  # run.js draws the same from the stream
     """Bars of the task runs that started (the first ``limit``), as percentages of the run's span."""
     started = [t for t in task_runs if t["start_time"] is not None][:limit]
     if not started:
@@ -237,7 +243,7 @@ def _timeline(run: dict, task_runs: list[dict], limit: int = 200) -> dict | None
     begin = min(t["start_time"] for t in started)
     end = max([t["end_time"] or now for t in started] + [run["end_time"] or begin])
     span = max(end - begin, 1e-3)
-    bars = [{"name": t["task_name"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""), "state": t["state"],
+    bars = [{"key": f"{t['task_slug']}|{t['map_index']}", "name": t["task_name"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else ""), "state": t["state"],
              "left": (t["start_time"] - begin) / span * 100, "width": max(((t["end_time"] or now) - t["start_time"]) / span * 100, 0.4),
              "duration": _duration(t["start_time"], t["end_time"])} for t in started]
     return {"bars": bars, "span": _duration(begin, end), "more": max(len([t for t in task_runs if t["start_time"] is not None]) - limit, 0)}
