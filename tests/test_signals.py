@@ -46,17 +46,18 @@ def test_message_defaults_to_none(signal):
 
 
 @pytest.mark.parametrize(
-    "signal", [signals.FAIL, signals.TRIGGERFAIL, signals.VALIDATIONFAIL, signals.RETRY, signals.PAUSE, signals.LOOP]
+    "signal", [signals.FAIL, signals.TRIGGERFAIL, signals.VALIDATIONFAIL, signals.RETRY, signals.PAUSE, signals.SUCCESS, signals.SKIP]
 )
 def test_result_defaults_to_the_signal_itself(signal):
+    """Prefect 1.4.1: SKIP('m').state.result is the SKIP itself, SUCCESS and the others too."""
     raised = signal("m")
     assert raised.state.result is raised
 
 
-@pytest.mark.parametrize("signal", [signals.SUCCESS, signals.SKIP])
-def test_success_and_skip_default_to_a_none_result(signal):
-    # downstream tasks of a skip (skip_on_upstream_skip=False) receive None, not an exception object
-    assert signal("m").state.result is None
+def test_loop_result_defaults_to_the_signal_text():
+    """Prefect 1.4.1: LOOP('m').state.result == "LOOP('m')" (a string), LOOP(result=5) gives 5."""
+    assert signals.LOOP("m").state.result == "LOOP('m')"
+    assert signals.LOOP("m", result=5).state.result == 5
 
 
 def test_other_keywords_reach_the_state():
@@ -96,7 +97,7 @@ def test_each_signal_instance_has_its_own_state():
     [
         (signals.FAIL("bad row", result=3), Failed, 3),
         (signals.SUCCESS("early", result="done"), Success, "done"),
-        (signals.SKIP("nothing new"), Skipped, None),
+        (signals.SKIP("nothing new", result=None), Skipped, None),
         (signals.VALIDATIONFAIL("invalid", result=[1]), ValidationFailed, [1]),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
@@ -112,6 +113,27 @@ def test_a_task_raising_a_signal_ends_in_its_state(signal, state_cls, result):
     assert type(state) is state_cls
     assert state.message == signal.state.message
     assert state.result == result
+
+
+def test_a_raised_skip_success_or_fail_is_the_state_result():
+    """Prefect 1.4.1: a task raising SKIP("nope") ends <Skipped: "nope"> with result SKIP('nope');
+    SUCCESS and FAIL likewise; a task downstream of the skip ends Skipped with result None."""
+    made = {}
+
+    def raiser(name):
+        @task(name=name)
+        def raises():
+            raise made[name]
+        return raises
+
+    made.update(skip=signals.SKIP("nope"), success=signals.SUCCESS("yay"), fail=signals.FAIL("bad"))
+    with Flow("signals") as flow:
+        tasks = {name: raiser(name)() for name in made}
+        after = task(lambda x: x, name="after")(tasks["skip"])
+    states = flow.run().result
+    for name, signal in made.items():
+        assert states[tasks[name]].result is signal
+    assert type(states[after]) is Skipped and states[after].result is None
 
 
 def test_a_broad_except_in_task_code_does_not_swallow_a_signal():

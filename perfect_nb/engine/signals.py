@@ -56,13 +56,10 @@ class VALIDATIONFAIL(FAIL):
 
 
 class SUCCESS(PrefectStateSignal):
-    """End the task successfully now (``result=`` gives its value)."""
+    """End the task successfully now (``result=`` gives its value; by default, as in
+    Prefect 1, the signal itself)."""
 
     _state_cls = _state.Success
-
-    def __init__(self, message: str | None = None, *args, **kwargs) -> None:
-        kwargs.setdefault("result", None)
-        super().__init__(message, *args, **kwargs)
 
 
 class RETRY(PrefectStateSignal):
@@ -72,13 +69,13 @@ class RETRY(PrefectStateSignal):
 
 
 class SKIP(PrefectStateSignal):
-    """Skip the task; downstream tasks skip too unless ``skip_on_upstream_skip=False``."""
+    """Skip the task; downstream tasks skip too unless ``skip_on_upstream_skip=False``.
+
+    As in Prefect 1, the skipped state's result is the signal itself unless
+    ``result=`` is given (so a ``FilterTask`` drops a skipped child's result).
+    """
 
     _state_cls = _state.Skipped
-
-    def __init__(self, message: str | None = None, *args, **kwargs) -> None:
-        kwargs.setdefault("result", None)
-        super().__init__(message, *args, **kwargs)
 
 
 class PAUSE(PrefectStateSignal):
@@ -88,9 +85,15 @@ class PAUSE(PrefectStateSignal):
 
 
 class LOOP(PrefectStateSignal):
-    """Run the task again with ``task_loop_result`` = ``result`` in context."""
+    """Run the task again with ``task_loop_result`` = ``result`` in context (by default,
+    as in Prefect 1, the text of the signal: ``"LOOP('message')"``)."""
 
     _state_cls = _state.Looped
+
+    def __init__(self, message: str | None = None, *args, **kwargs) -> None:
+        super().__init__(message, *args, **kwargs)
+        if "result" not in kwargs:
+            self.state.result = repr(self)
 
 
 class ENDRUN(PrefectSignal):
