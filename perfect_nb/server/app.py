@@ -20,7 +20,7 @@ from perfect_nb.server.api import router
 from perfect_nb.server.broadcast import Broadcaster, Wakeup
 from perfect_nb.server.db import Database
 from perfect_nb.server.security import Guard
-from perfect_nb.server.services import Settings, retention_loop, services_loop
+from perfect_nb.server.services import Settings, checkpoint_loop, retention_loop, services_loop
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -38,6 +38,8 @@ def create_app(db: Database, token: str | None = None, bind_host: str = "127.0.0
         if keep_days:
             threading.Thread(target=retention_loop, args=(db, keep_days, stop), name="perfect-retention", daemon=True).start()
         threading.Thread(target=services_loop, args=(db, settings, stop, notify, time.time(), api.state.schedule_now), name="perfect-services", daemon=True).start()
+        if db.dialect == "sqlite":
+            threading.Thread(target=checkpoint_loop, args=(db, stop), name="perfect-checkpoint", daemon=True).start()
         yield
         stop.set()
 

@@ -19,7 +19,7 @@ from perfect_nb.server.db.orchestration import reap
 from perfect_nb.server.db.queries import delete_old_runs
 from perfect_nb.server.db.scheduling import schedule_runs
 
-__all__ = ["Settings", "retention_loop", "services_loop"]
+__all__ = ["Settings", "checkpoint_loop", "retention_loop", "services_loop"]
 
 logger = logging.getLogger("perfect_nb.server")
 
@@ -88,6 +88,15 @@ def services_loop(db: Database, settings: Settings, stop: threading.Event, notif
         except Exception:
             logger.exception("The server's reaper/scheduler failed; trying again.")
         stop.wait(tick)
+
+
+def checkpoint_loop(db: Database, stop: threading.Event, every: float = 1.0) -> None:
+    """Checkpoint an SQLite database's WAL every ``every`` seconds (see Database.checkpoint)."""
+    while not stop.wait(every):
+        try:
+            db.checkpoint()
+        except Exception:
+            logger.exception("Checkpointing the database's write-ahead log failed; trying again.")
 
 
 def retention_loop(db: Database, keep_days: float, stop: threading.Event, every: float = 3600.0) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
 from perfect_nb import Flow, Parameter, task
+from perfect_nb.client import Client
 from perfect_nb.errors import ClientError, SerializationError
+from tests.backend.conftest import ServerProcess
 
 
 def make_flow(body_value: int = 1, name: str = "etl") -> Flow:
@@ -186,3 +190,35 @@ def test_the_api_describes_itself_on_a_page_that_loads_nothing_from_elsewhere(se
     assert "/api/flow_runs/{run_id}/restart" in page.text and "scheduled_start_time" in page.text
     assert "<script" not in page.text and "http://" not in page.text.replace(server.api, "") and "https://" not in page.text
     assert httpx.get(f"{server.api}/redoc").status_code == 404
+
+
+def test_sqlite_database_file_holds_the_events_soon_after_without_its_wal(tmp_path, home):
+    """The server checkpoints SQLite's write-ahead log in the background (so a writer's
+    commit never pays for it): a second after a batch is stored, a copy of the database
+    file alone (as a file backup takes it, without the -wal file) has the batch."""
+    import shutil
+    import sqlite3
+    import uuid as _uuid
+
+    db_file = tmp_path / "server.db"
+    proc = ServerProcess(f"sqlite:///{db_file}", home).start()
+    try:
+        with Client(api=proc.api) as client:
+            run_id = str(_uuid.uuid4())
+            events = [{"id": f"cp-{i}", "type": "state", "flow_run_id": run_id, "task_run_id": f"{run_id}-{i}", "task_slug": "t",
+                       "state": "Success", "finished": True, "seq": i + 1, "ts": time.time()} for i in range(2000)]
+            client.post_events(events)
+            deadline = time.monotonic() + 10
+            while True:
+                shutil.copy(db_file, tmp_path / "copy.db")
+                with contextlib.closing(sqlite3.connect(tmp_path / "copy.db")) as copy:
+                    try:
+                        stored = copy.execute("select count(*) from states where flow_run_id = ?", (run_id,)).fetchone()[0]
+                    except sqlite3.OperationalError:  # even the schema is still in the WAL
+                        stored = 0
+                if stored == 2000 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert stored == 2000, "the events stayed in the WAL: no checkpoint within 10 s"
+    finally:
+        proc.stop()
