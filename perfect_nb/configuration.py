@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
         "eager_edge_validation": False,
     },
     "tasks": {"defaults": {"max_retries": 0, "retry_delay": None, "timeout": None}},
-    "logging": {"level": "INFO", "format": LOG_FORMAT, "datefmt": "%Y-%m-%d %H:%M:%S%z",
+    "logging": {"level": "INFO", "format": LOG_FORMAT, "datefmt": None,  # None: logging's own, with milliseconds
                 "log_attributes": [], "extra_loggers": []},
     "context": {},  # every key here is a key of perfect_nb.context
     "engine": {

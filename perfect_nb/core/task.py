@@ -26,6 +26,7 @@ import logging
 import typing
 from typing import Any, Callable, Iterable
 
+from perfect_nb.configuration import config as _config
 from perfect_nb.core import context as _context
 from perfect_nb.core.edge import EdgeAnnotation
 from perfect_nb.utilities.logging import task_logger
@@ -180,10 +181,19 @@ class Task:
         if isinstance(tags, str):
             raise TypeError(f"Task {self.name!r}: tags must be a collection of strings such as [{tags!r}], not one string.")
         self.tags = set(tags or ()) | set(_context.current().get("tags", ()))
+        defaults = _config_defaults()  # config.tasks.defaults, as in Prefect 1
+        from_config = max_retries is None and bool(defaults.get("max_retries"))
+        if max_retries is None:
+            max_retries = defaults.get("max_retries")
+        if retry_delay is None:
+            retry_delay = defaults.get("retry_delay")
+        if timeout is None:
+            timeout = defaults.get("timeout")
         self.max_retries = int(max_retries or 0)
         self.retry_delay = _as_timedelta(retry_delay, "retry_delay")
         if self.max_retries > 0 and self.retry_delay is None:
-            raise ValueError(f"Task {self.name!r}: max_retries={max_retries} needs a retry_delay (a datetime.timedelta or seconds; 0 retries at once).")
+            where = " (from config tasks.defaults.max_retries)" if from_config else ""
+            raise ValueError(f"Task {self.name!r}: max_retries={max_retries}{where} needs a retry_delay (a datetime.timedelta or seconds; 0 retries at once).")
         self.retry_on = _exception_set(retry_on)
         self.timeout = _timeout_seconds(timeout)
         self.trigger = trigger
@@ -486,6 +496,12 @@ def _exception_set(retry_on: Any) -> tuple[type, ...] | None:
         if not (isinstance(item, type) and issubclass(item, BaseException)):
             raise TypeError(f"retry_on takes exception classes, got {item!r}.")
     return items
+
+
+def _config_defaults() -> dict:
+    tasks = _config.get("tasks")
+    defaults = tasks.get("defaults") if isinstance(tasks, dict) else None
+    return defaults if isinstance(defaults, dict) else {}
 
 
 def _timeout_seconds(timeout: Any) -> float | None:

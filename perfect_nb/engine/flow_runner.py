@@ -175,7 +175,7 @@ class FlowRunner:
 
         params = _check_parameters(self.flow, parameters or {})
         check_targets(self.flow, context)
-        executor = executor or self.flow.executor or LocalExecutor()
+        executor = executor or self.flow.executor or _default_executor(LocalExecutor)
         with _heap_frozen():
             run = _FlowRun(self, params, executor, dict(task_states or {}), context or {}, task_contexts or {}, list(listeners or []), task_runner_state_handlers, cache)
             final = run.execute(state)
@@ -185,6 +185,25 @@ class FlowRunner:
         if cache is not None:
             cache.finish(final)
         return final
+
+
+def _default_executor(local: type) -> Any:
+    """The executor of ``config.engine.executor.default_class`` (LocalExecutor unless configured;
+    Prefect 1's ``prefect.executors.X`` names the same class here)."""
+    name = config.get_nested("engine.executor.default_class") or ""
+    if name in ("", "perfect_nb.executors.LocalExecutor", "prefect.executors.LocalExecutor"):
+        return local()
+    import importlib
+
+    if name.startswith("prefect."):
+        name = "perfect_nb." + name[len("prefect."):]
+    module, _, attr = name.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"config engine.executor.default_class = {name!r} names no executor ({exc}); "
+                         "give a full path such as 'perfect_nb.executors.LocalDaskExecutor'.") from None
+    return cls()
 
 
 def _flush_notifications() -> None:
@@ -620,6 +639,8 @@ def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | 
         kwargs["listeners"] = [*(kwargs.get("listeners") or []), reporter]
     try:
         runner = (runner_cls or FlowRunner)(flow)
+        if run_on_schedule is None:
+            run_on_schedule = config.flows.run_on_schedule
         if flow.schedule is not None and run_on_schedule is not False:
             from perfect_nb.engine.scheduling import run_on_schedule as scheduled
 

@@ -39,14 +39,18 @@ FORMAT = "[%(asctime)s] %(levelname)s - %(name)s | %(message)s"
 
 def configure_logging(level: str | None = None) -> logging.Logger:
     """Give the ``perfect_nb`` logger one stderr handler and the configured level."""
+    from perfect_nb.configuration import config  # [logging] level, format, datefmt (PREFECT__LOGGING__LEVEL too)
+
+    settings = config.get("logging") or {}
     logger = logging.getLogger("perfect_nb")
-    level = (level or os.environ.get("PERFECT_NB_LOGGING_LEVEL", "INFO")).upper()
+    level = str(level or os.environ.get("PERFECT_NB_LOGGING_LEVEL") or settings.get("level") or "INFO").upper()
     if level not in logging.getLevelNamesMapping():
-        raise ValueError(f"PERFECT_NB_LOGGING_LEVEL={level!r} is not a logging level; use DEBUG, INFO, WARNING or ERROR.")
+        raise ValueError(f"Logging level {level!r} (PERFECT_NB_LOGGING_LEVEL, or logging.level in the configuration) "
+                         "is not a logging level; use DEBUG, INFO, WARNING or ERROR.")
     logger.setLevel(level)
     if not any(getattr(h, "_perfect_nb", False) for h in logger.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(FORMAT))
+        handler.setFormatter(logging.Formatter(settings.get("format") or FORMAT, settings.get("datefmt") or None))
         handler._perfect_nb = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.propagate = False
