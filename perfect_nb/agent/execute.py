@@ -26,6 +26,7 @@ __all__ = ["LEASE_ENV", "HEARTBEAT_ENV", "execute_flow_run", "restart_states"]
 
 LEASE_ENV = "PERFECT_NB_FLOW_RUN_LEASE"
 HEARTBEAT_ENV = "PERFECT_NB_HEARTBEAT_SECONDS"
+PREVIEW = 300  # characters of a result's preview on its task run's page
 
 
 class _Heartbeat(threading.Thread):
@@ -102,9 +103,11 @@ def restart_states(flow: Any, task_runs: list) -> tuple[dict, list[str]]:
     return states, rerun
 
 
-def result_locations(run_id: str, final: Any) -> list[tuple[str, str]]:
-    """(server task-run id, location) of every task run of a finished flow run whose result was stored."""
+def result_locations(run_id: str, final: Any) -> list[tuple[str, str, str]]:
+    """(server task-run id, location, preview) of every task run of a finished flow run whose
+    result was stored; the preview is a short repr of the value (the server never unpickles it)."""
     from perfect_nb.client.reporter import task_run_key
+    from perfect_nb.utilities.reprs import short_repr
 
     found = []
     for task, state in (final.result or {}).items():
@@ -112,19 +115,19 @@ def result_locations(run_id: str, final: Any) -> list[tuple[str, str]]:
         for index, s in ([(None, state)] if children is None else enumerate(children)):
             location = s.context.get("result_location") if s is not None and s.context else None
             if isinstance(location, str):
-                found.append((task_run_key(run_id, task.slug, index), location))
+                found.append((task_run_key(run_id, task.slug, index), location, short_repr(s.result, PREVIEW)))
     return found
 
 
 def _send_locations(client: Any, run_id: str, lease: int, final: Any) -> None:
-    """Tell the server where the results are, for a restart (the state events may have left
-    before the results were written). Best effort: a restart without them runs those tasks again."""
+    """Tell the server where the results are and what they look like (a restart reuses them, the
+    task run's page shows the preview). Best effort: a restart without them runs those tasks again."""
     import uuid
 
     from perfect_nb.errors import ClientError
 
-    events = [{"id": f"loc-{uuid.uuid4().hex}", "type": "location", "flow_run_id": run_id, "task_run_id": tid, "location": loc, "lease": lease}
-              for tid, loc in result_locations(run_id, final)]
+    events = [{"id": f"loc-{uuid.uuid4().hex}", "type": "location", "flow_run_id": run_id, "task_run_id": tid, "location": loc, "preview": preview, "lease": lease}
+              for tid, loc, preview in result_locations(run_id, final)]
     for start in range(0, len(events), 1000):
         try:
             client.post_events(events[start:start + 1000])

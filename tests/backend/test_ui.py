@@ -272,3 +272,69 @@ def test_a_recorded_map_carries_its_size(client):
     [run] = client.flow_runs()
     rows = {t["map_index"]: t for t in client.request("GET", f"/flow_runs/{run.id}")["task_runs"]}
     assert rows[-1]["state"] == "Mapped" and rows[-1]["map_size"] == 4 and len(rows) == 5
+
+
+PREVIEWED = '''
+from perfect_nb import Flow, task
+
+@task
+def table():
+    return {"rows": [1, 2, 3], "note": "<b>bold</b>"}
+
+@task
+def big(t):
+    return list(range(1_000_000))
+
+@task(checkpoint=False)
+def shy(t):
+    return None
+
+with Flow("previewed") as flow:
+    t = table()
+    big(t)
+    shy(t)
+'''
+
+
+def test_task_run_page_previews_a_persisted_result_made_by_an_agent_run(database_url, home, tmp_path):
+    """The run process sends a short repr with each result location; the page shows it as text.
+    The server never reads the result file."""
+    from tests.backend.test_agent import Orchestra
+
+    band = Orchestra(database_url, home, tmp_path)
+    try:
+        flow_id = band.register(PREVIEWED, name="previewed.py")
+        band.agent()
+        run = band.client.create_flow_run(flow_id)
+        band.wait_state(run, "Success", "Failed", timeout=30)
+        deadline = time.monotonic() + 10
+        while True:  # the previews come once the run process is done
+            rows = {t["task_slug"]: t for t in band.client.request("GET", f"/flow_runs/{run}")["task_runs"]}
+            if rows["big"]["result_preview"] is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        page = get(band.server, f"/task-runs/{rows['table']['id']}").text
+        assert "{&#39;note&#39;: &#39;&lt;b&gt;bold&lt;/b&gt;&#39;, &#39;rows&#39;: [1, 2, 3]}" in page and "<b>bold" not in page
+        assert rows["table"]["result_location"] in page
+        big_preview = rows["big"]["result_preview"]
+        assert big_preview.startswith("[0, 1, 2,") and len(big_preview) <= 300, big_preview  # bounded, whatever the result's size
+        shy_page = get(band.server, f"/task-runs/{rows['shy']['id']}").text
+        assert "not persisted" in shy_page and 'id="preview"' not in shy_page
+    finally:
+        band.close()
+
+
+def test_a_preview_is_only_text_and_goes_when_the_location_does(client, server, registered):
+    run = client.create_flow_run(registered, parameters={})
+    tid, now = str(uuid.uuid4()), time.time()
+    state = lambda seq, name, **kw: {"id": str(uuid.uuid4()), "type": "state", "flow_run_id": run, "task_run_id": tid, "task_slug": "inc",  # noqa: E731
+                                     "task_name": "inc", "map_index": None, "state": name, "seq": seq, "ts": now, **kw}
+    client.post_events([state(1, "Success", finished=True),
+                        {"id": str(uuid.uuid4()), "type": "location", "flow_run_id": run, "task_run_id": tid, "location": "/r/1", "preview": EVIL + "x" * 5000}])
+    page = get(server, f"/task-runs/{tid}").text
+    assert "&lt;script&gt;alert" in page and EVIL not in page
+    stored = client.request("GET", f"/task_runs/{tid}")["result_preview"]
+    assert len(stored) == 1000  # the server keeps at most 1,000 characters of what it is sent
+    client.post_events([state(2, "Running")])  # a new attempt: no result (yet), so no preview either
+    page = get(server, f"/task-runs/{tid}").text
+    assert "not persisted" in page and "alert" not in page

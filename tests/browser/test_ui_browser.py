@@ -184,6 +184,11 @@ def test_run_a_flow_from_its_page_and_watch_it_live(orchestra, browser, ui_shots
         # clicked as soon as the page shows the end: the result locations went out before the run's final state
         assert running_count("explode") == 2 and running_count("report") == 1 and running_count("square[0]") == 1 and running_count("extract") == 1
         page.screenshot(path=str(screenshots / "ui-run-restarted.png"), full_page=True)
+        page.goto(api + runs_of["extract"])  # its task run page: the stored result's preview, made by the run process
+        assert page.text_content("#preview") == "[0, 1, 2]" and ".prefect_result" in page.text_content("#result")
+        page.screenshot(path=str(screenshots / "ui-task-run.png"), full_page=True)
+        page.goto(api + runs_of["explode"])
+        assert "not persisted" in page.text_content("#result")
 
         # Cancel on a slow run (10 mapped children of 0.4 s): it ends Cancelled, the rest never runs
         page.goto(f"{api}/flows/{flow_id}")

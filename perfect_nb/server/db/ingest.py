@@ -10,8 +10,10 @@ Three kinds of event arrive, each with an ``id`` the server deduplicates on:
   task run's ``Mapped`` state);
 - ``log``: a log record (``level``, ``name``, ``message``, ``ts``);
 - ``location``: where a task run's result was stored (``task_run_id``,
-  ``location``), sent by a run process once its flow run is over, so that a
-  restart can reuse it (a state event may go out before the result is written).
+  ``location``, and from a run process ``preview``, a short repr of the value
+  for the task run's page), sent before the flow run's final state and again by
+  a run process once it is over, so that a restart can reuse it (a state event
+  may go out before the result is written).
 
 Every state event goes into the history; it becomes the current state of its
 run only when it carries the run's current ``lease`` (see
@@ -31,6 +33,8 @@ import sqlalchemy as sa
 from perfect_nb.server.db.schema import flow_runs, logs, states, task_runs
 
 __all__ = ["ingest", "upsert"]
+
+PREVIEW_LIMIT = 1000  # characters of a result's preview kept (the run process sends ~200)
 
 
 def upsert(conn: sa.Connection, table: sa.Table):
@@ -108,7 +112,8 @@ _TASK_COLUMNS = ("id", "flow_run_id", "task_slug", "task_name", "map_index", "st
 _TASK_UPSERT = (
     f"INSERT INTO task_runs ({', '.join(_TASK_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (id) DO UPDATE SET "
     "state = excluded.state, message = excluded.message, seq = excluded.seq, end_time = excluded.end_time, updated = excluded.updated, "
-    "lease = excluded.lease, result_location = excluded.result_location, start_time = coalesce(task_runs.start_time, excluded.start_time), "
+    "lease = excluded.lease, result_location = excluded.result_location, "
+    "result_preview = CASE WHEN excluded.result_location IS NULL THEN NULL ELSE task_runs.result_preview END, start_time = coalesce(task_runs.start_time, excluded.start_time), "
     "map_size = coalesce(excluded.map_size, task_runs.map_size) "
     "WHERE task_runs.lease < excluded.lease OR task_runs.seq < excluded.seq"
 )
@@ -172,4 +177,7 @@ def ingest(conn: sa.Connection, events: list[dict]) -> dict:
     if located:
         conn.execute(task_runs.update().where(task_runs.c.id == sa.bindparam("tid")).values(result_location=sa.bindparam("loc")),
                      [{"tid": e["task_run_id"], "loc": str(e["location"])} for e in located])
+        previews = [{"tid": e["task_run_id"], "text": str(e["preview"])[:PREVIEW_LIMIT]} for e in located if e.get("preview") is not None]
+        if previews:
+            conn.execute(task_runs.update().where(task_runs.c.id == sa.bindparam("tid")).values(result_preview=sa.bindparam("text")), previews)
     return {"states": max(new_states, 0), "logs": max(new_logs, 0), "runs": sorted({e["flow_run_id"] for e in events})}

@@ -107,7 +107,8 @@ task_runs = sa.Table(
     sa.Column("updated", Time, nullable=False),
     sa.Column("lease", sa.Integer, nullable=False, server_default="0"),
     sa.Column("result_location", sa.Text),
-    sa.Column("map_size", sa.Integer),  # a mapped task's (map_index -1) number of children, from its Mapped state
+    sa.Column("map_size", sa.Integer),
+    sa.Column("result_preview", sa.Text),  # a bounded repr of the persisted result, from the run process (never unpickled here)  # a mapped task's (map_index -1) number of children, from its Mapped state
     sa.Index("ix_task_runs_flow_run", "flow_run_id", "task_slug", "map_index"),
 )
 
