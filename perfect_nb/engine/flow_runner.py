@@ -451,7 +451,7 @@ class _FlowRun:
         runner = parent.runner
         emit = self._parent_emitter(parent)
         complete_upstream = {e: p.state for e, p in parent.upstream if p.complete}
-        final = runner.check_mapped_parent(parent.state, complete_upstream, emit)
+        final = runner._mapped_parent(parent.state, complete_upstream, emit)
         if final is None:
             unmappable, items = self._mapped_items(parent)
             if unmappable is not None:  # a failure found here: a transition like any other

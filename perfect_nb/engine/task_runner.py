@@ -32,6 +32,7 @@ from perfect_nb.engine.state import (
     Failed, Finished, Looped, Mapped, Paused, Pending, Resume, Retrying,
     Running, Scheduled, Skipped, State, Success, TimedOut, TriggerFailed,
 )
+from perfect_nb.engine.steps import TaskRunnerSteps
 from perfect_nb.engine.persistence import BRACES, format_args, hooks_for, template_values
 from perfect_nb.engine.timeouts import TaskTimeoutError, call_with_timeout
 from perfect_nb.engine.triggers import all_successful
@@ -50,8 +51,12 @@ _SKIP_MESSAGE = (
 _PACKAGE_LOGGER = logging.getLogger("perfect_nb")  # task loggers are its children
 
 
-class TaskRunner:
+class TaskRunner(TaskRunnerSteps):
     """Runs one task (or one mapped child) through the state pipeline.
+
+    ``run()`` is the fast path; Prefect 1's public step methods (``initialize_run``,
+    the ``check_*`` methods, ``get_task_inputs``, ``get_task_run_state``, ...) are in
+    :mod:`perfect_nb.engine.steps`, on top of the same private steps.
 
     Parameters
     ----------
@@ -157,23 +162,23 @@ class TaskRunner:
 
     def _pipeline(self, state: State, upstream_states: dict, inputs: dict | None, ctx: dict, emit: Emit | None) -> State:
         if upstream_states:
-            self.check_upstream_finished(state, upstream_states)
-            state = self.check_upstream_skipped(state, upstream_states, emit)
-        self.check_task_is_ready(state)
+            self._upstream_finished(state, upstream_states)
+            state = self._upstream_skipped(state, upstream_states, emit)
+        self._is_ready(state)
         if type(state) is not Resume:
-            state = self.check_task_trigger(state, upstream_states, emit)
-        inputs = self.get_task_inputs(state, upstream_states, inputs)
+            state = self._trigger(state, upstream_states, emit)
+        inputs = self._inputs(state, upstream_states, inputs)
         for hook in self.hooks:
             state = hook.check(self, state, inputs, ctx, emit)
-        state = self.run_task(state, inputs, ctx, emit)
-        state = self.check_for_retry(state, inputs, ctx, emit)
+        state = self._run_task(state, inputs, ctx, emit)
+        state = self._retry(state, inputs, ctx, emit)
         if self.hooks and type(state) is Success:
             for hook in self.hooks:
                 state = hook.store(self, state, inputs, ctx, emit)
         return state
 
     # --- steps -------------------------------------------------------------
-    def check_upstream_finished(self, state: State, upstream_states: dict) -> None:
+    def _upstream_finished(self, state: State, upstream_states: dict) -> None:
         """Stay in ``state`` while any upstream task (or child of a reduced mapped task) has not finished."""
         for edge, up in upstream_states.items():
             if not isinstance(up, Finished):
@@ -181,7 +186,7 @@ class TaskRunner:
             if type(up) is Mapped and not edge.mapped and not all(isinstance(s, Finished) for s in up.map_states):
                 raise ENDRUN(state)
 
-    def check_upstream_skipped(self, state: State, upstream_states: dict, emit: Emit | None) -> State:
+    def _upstream_skipped(self, state: State, upstream_states: dict, emit: Emit | None) -> State:
         """Skip when an upstream task skipped (unless ``skip_on_upstream_skip=False``)."""
         if not self.task.skip_on_upstream_skip:
             return state
@@ -192,7 +197,7 @@ class TaskRunner:
                 raise ENDRUN(self._transition(state, Skipped(_SKIP_MESSAGE, result=None), emit))
         return state
 
-    def check_task_is_ready(self, state: State) -> None:
+    def _is_ready(self, state: State) -> None:
         """Only Pending (or a due Scheduled) states run; anything else stays as it is."""
         if isinstance(state, Finished) or isinstance(state, Running) or type(state) is Paused:
             raise ENDRUN(state)
@@ -202,7 +207,7 @@ class TaskRunner:
         if not isinstance(state, Pending):
             raise ENDRUN(state)
 
-    def check_task_trigger(self, state: State, upstream_states: dict, emit: Emit | None) -> State:
+    def _trigger(self, state: State, upstream_states: dict, emit: Emit | None) -> State:
         """Ask the trigger; a failing one ends the run TriggerFailed (or Paused/Skipped)."""
         try:
             ok = self.trigger(upstream_states)
@@ -215,7 +220,7 @@ class TaskRunner:
             raise ENDRUN(self._transition(state, TriggerFailed("Trigger failed", result=None), emit))
         return state
 
-    def get_task_inputs(self, state: State, upstream_states: dict, constants: dict | None) -> dict:
+    def _inputs(self, state: State, upstream_states: dict, constants: dict | None) -> dict:
         """The keyword arguments for run(): constants plus upstream results by edge key."""
         if type(state) is Retrying and state.cached_inputs:
             return state.cached_inputs
@@ -232,7 +237,7 @@ class TaskRunner:
             inputs[edge.key] = value
         return inputs
 
-    def run_task(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
+    def _run_task(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
         """Running, then the outcome of run(); a LOOP signal runs it again."""
         if self.task.task_run_name is not None:
             ctx["task_run_name"] = self._run_name(state, inputs, ctx, emit)
@@ -291,7 +296,7 @@ class TaskRunner:
             return Failed(f"Error during execution of task: {_base_message(exc)}", result=exc, cached_inputs=inputs)
         return Success("Task run succeeded.", result=value)
 
-    def check_for_retry(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
+    def _retry(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
         """A failure with retries left becomes Retrying; the flow runner re-runs it when due."""
         if type(state) is Success:  # the common case pays one check
             return state
@@ -318,7 +323,7 @@ class TaskRunner:
         _keep_loop(retry, ctx)
         return self._transition(state, retry, emit)
 
-    def check_mapped_parent(self, state: State, upstream_states: dict, emit: Emit | None) -> State | None:
+    def _mapped_parent(self, state: State, upstream_states: dict, emit: Emit | None) -> State | None:
         """For a mapped parent: the final state it ends in without mapping, or None to map.
 
         As in Prefect 1, the trigger is not asked here but by each child, so a
@@ -327,10 +332,10 @@ class TaskRunner:
         states and the others run.
         """
         try:
-            self.check_upstream_finished(state, upstream_states)
-            self.check_upstream_skipped(state, upstream_states, emit)
+            self._upstream_finished(state, upstream_states)
+            self._upstream_skipped(state, upstream_states, emit)
             if type(state) is not Mapped:
-                self.check_task_is_ready(state)
+                self._is_ready(state)
         except ENDRUN as end:
             return end.state
         return None
