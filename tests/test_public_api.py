@@ -96,6 +96,10 @@ IMPORT_PATHS = [
     ("perfect_nb.tasks.notifications", ["SlackTask"], "perfect_nb.tasks.notifications.slack_task"),
     ("perfect_nb.tasks.notifications", ["EmailTask"], "perfect_nb.tasks.notifications.email_task"),
     ("perfect_nb.utilities.logging", ["get_logger"], None),
+    ("perfect_nb", ["config", "context"], None),
+    ("perfect_nb.configuration", ["config", "Config"], None),
+    ("perfect_nb.utilities.configuration", ["set_temporary_config"], None),
+    ("perfect_nb.utilities.context", ["Context", "context"], "perfect_nb.core.context"),
 ]
 
 
