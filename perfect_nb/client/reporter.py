@@ -13,6 +13,7 @@ on, so nothing is stored twice.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import hashlib
 import json
@@ -32,7 +33,9 @@ from perfect_nb.errors import ClientError
 __all__ = ["Reporter", "drain_spool", "spool_dir", "task_run_key"]
 
 logger = logging.getLogger("perfect_nb.backend")
-BATCH = 1000
+BATCH = 1000  # events per request when a spool file is sent
+CHUNK = 500  # events per request while recording: one is made while the one before is stored
+SEND_FROM = 500  # this many waiting events wake the sending thread (else every INTERVAL)
 INTERVAL = 0.2
 RETRY_EVERY = 2.0
 
@@ -108,6 +111,7 @@ class Reporter:
         self.sent = 0
         self._handler = _LogHandler(self)
         logging.getLogger("perfect_nb").addHandler(self._handler)
+        self._poster = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="perfect-reporter-send")
         self._thread = threading.Thread(target=self._loop, name="perfect-reporter", daemon=True)
         self._thread.start()
 
@@ -125,7 +129,7 @@ class Reporter:
                 if isinstance(location, str):
                     self._items.append(("location", *key, location))
         self._items.append(event)
-        if len(self._items) >= BATCH:
+        if len(self._items) >= SEND_FROM:
             self._wake.set()
 
     def _append(self, item: tuple) -> None:
@@ -188,29 +192,44 @@ class Reporter:
             self.flush()
 
     def flush(self) -> None:
-        """Send what has arrived (or spool it while the server does not answer)."""
+        """Send what has arrived (or spool it while the server does not answer). Each chunk
+        is converted while the one before it is on its way, so the server stores one while
+        this process makes the next."""
         with self._send_lock:
             items = self._take()
-            if not items:
-                return
-            events = [self._to_json(i) for i in items]
+            chunks = (items[i:i + CHUNK] for i in range(0, len(items), CHUNK))
             if self._down_since is not None and time.monotonic() - self._down_since < RETRY_EVERY:
-                self._spool(events)
+                for chunk in chunks:
+                    self._spool([self._to_json(i) for i in chunk])
                 return
-            for start in range(0, len(events), BATCH):
-                chunk = events[start:start + BATCH]
-                try:
-                    self.client.post_events(chunk)
-                    self.sent += len(chunk)
-                except ClientError as exc:
-                    self._went_down(exc)
-                    self._spool(events[start:])
-                    return
-            if self._down_since is not None:  # it answers again: send what was kept
+            failed, in_flight = False, None
+            for chunk in chunks:
+                events = [self._to_json(i) for i in chunk]
+                if in_flight is not None:
+                    failed = not self._landed(*in_flight) or failed
+                    in_flight = None
+                if failed:
+                    self._spool(events)
+                else:
+                    in_flight = (self._poster.submit(self.client.post_events, events), events)
+            if in_flight is not None:
+                failed = not self._landed(*in_flight) or failed
+            if items and not failed and self._down_since is not None:  # it answers again: send what was kept
                 self._down_since = None
                 drain_spool(self.client)
 
-    def _went_down(self, exc: ClientError) -> None:
+    def _landed(self, sending: concurrent.futures.Future, events: list[dict]) -> bool:
+        """Wait for one chunk's request; if the server did not take it, spool the chunk."""
+        try:
+            sending.result()
+        except Exception as exc:  # the server is down or refused: the run goes on regardless
+            self._went_down(exc)
+            self._spool(events)
+            return False
+        self.sent += len(events)
+        return True
+
+    def _went_down(self, exc: Exception) -> None:
         self._down_since = time.monotonic()
         if not self._warned:
             self._warned = True
@@ -233,6 +252,7 @@ class Reporter:
         self._thread.join(timeout=30)
         self._down_since = None  # one last try for what is left
         self.flush()
+        self._poster.shutdown(wait=True)
 
 
 @functools.lru_cache(maxsize=1 << 16)
