@@ -338,3 +338,21 @@ def test_a_preview_is_only_text_and_goes_when_the_location_does(client, server, 
     client.post_events([state(2, "Running")])  # a new attempt: no result (yet), so no preview either
     page = get(server, f"/task-runs/{tid}").text
     assert "not persisted" in page and "alert" not in page
+
+
+def test_flow_page_lists_its_tasks_and_refuses_an_empty_required_field(client, server):
+    @task
+    def need(label):
+        return label
+
+    with Flow("needs-label") as flow:
+        need(Parameter("label", required=True))
+    client.create_project("p")
+    flow_id = client.register(flow, "p")["id"]
+    page = get(server, f"/flows/{flow_id}").text
+    tasks = page.split('id="flow-tasks"')[1].split("</table>")[0]
+    assert re.search(r"<td>need</td><td>FunctionTask</td><td>label</td>", tasks) and re.search(r"<td>label</td><td>Parameter</td><td></td>", tasks)
+    shown = get(server, f"/flows/{client.register(make_flow(), 'p')['id']}").text.split('id="flow-tasks"')[1].split("</table>")[0]
+    assert "inc <span class=\"hint\">(mapped)</span>" in shown and EVIL not in shown and "load &lt;script&gt;" in shown
+    refused = httpx.post(f"{server.api}/flows/{flow_id}/run", data={"label": "  "}, headers={"Origin": server.api}, timeout=10)
+    assert refused.status_code == 200 and "Is required but no value was given." in refused.text and client.flow_runs(flow_id=flow_id) == []

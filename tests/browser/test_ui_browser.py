@@ -296,3 +296,86 @@ def test_a_5000_item_map_is_followed_live_in_batches(browser, ui_shots, tmp_path
     finally:
         context.close()
         server.stop()
+
+
+FORM_FLOW = '''
+from perfect_nb import DateTimeParameter, Flow, Parameter, task
+
+@task
+def use(**values):
+    return len(values)
+
+with Flow("form-kinds") as flow:
+    use(n=Parameter("n", default=3, bounds=(1, 10)), rate=Parameter("rate", default=0.75, bounds=(0.5, 1.0)), xs=Parameter("xs", default=[1, 2]),
+        cfg=Parameter("cfg", default={"a": 1}), when=DateTimeParameter("when", default="2024-01-31T08:00"), tag=Parameter("tag", default="a", choices=["a", "b"]),
+        extra=Parameter("extra", default=None, required=False), label=Parameter("label", default=None, required=True, help="what to call it"))
+'''
+
+# (parameter, text typed): the page's verdict must be the server's, word for word
+FORM_CASES = [
+    *[("n", t) for t in ["5", "50", "five", "5.5", "5.0", " 7 ", "1_0", "1e1", "inf", "nan", "", "+3", "-0", "1e400", "1__0", ".", "1,5", "0x10"]],
+    *[("rate", t) for t in ["0.75", "2", "1e-5", "abc", "nan", "1.0", "1", "-inf", ".5", "5."]],
+    *[("xs", t) for t in ["[1, 2]", "[1, 2,]", "(1, 2)", "1, 2", "{'a': 1}", "[1, 2", "['a', \"b\"]", "[true, null]", "[True, None]", "[1.0, -2]",
+                          "'x'", "[]", "[[1], {'k': (1,)}]", "[1e16, 1e-5, -0.0, 12.5]", "['don\\'t', \"it's\"]", "[1, 2]]", "null", "[01]", "[00]",
+                          "[--1]", "[- 1]", "[\"\\u00e9\", '\\x41']", "[NaN, Infinity]", "[1 2]", "x"]],
+    *[("cfg", t) for t in ['{"a": 1}', "{'a': 1, 'a': 2}", "{1: 'x', 2.5: None}", "[1]", "{", "{'a': [1, 2], 'b': {'c': None}}", "{'a': 1,}", '{"a": 1,}', "{}"]],
+    *[("when", t) for t in ["2024-01-31T08:00", "2024-01-31", "2024-02-30", "tomorrow", "31/01/2024", "2024-01-31 08:00:00+01:00", "2024-01-31T08:00Z",
+                            "2024-01-31T25:00", "2024-13-01", "2024-01-31T08:00:00.123456", ""]],
+    *[("tag", t) for t in ["a", "b", "c", ""]],
+    *[("extra", t) for t in ["hello", "[1, 2", "{'a': 1}", "12", "", "True"]],
+    *[("label", t) for t in ["", "  ", "x"]],
+]
+LEFT_TO_SERVER = {("n", "0x10"), ("xs", "[0x10]"), ("when", "20240131")}  # the page says nothing; the server decides
+
+
+def test_the_run_forms_checks_in_the_page_say_what_the_server_says(browser, ui_shots, tmp_path):
+    """Every case above, checked by the page's checkField and by the server's read_form: same verdict, same
+    message. Then in the page: a bad list and a bad date are shown beside their fields and nothing is sent."""
+    from perfect_nb.server.ui.forms import read_form
+    from tests.backend.test_agent import Orchestra
+
+    home = tmp_path / "home"
+    home.mkdir()
+    band = Orchestra(f"sqlite:///{tmp_path / 'server.db'}", home, tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 1100})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        flow_id = band.register(FORM_FLOW, name="form_kinds.py")
+        page.goto(f"{band.server.api}/flows/{flow_id}")
+        spec = {s["name"]: s for s in page.evaluate("() => JSON.parse(document.getElementById('param-spec').textContent)")}  # what the page reads
+        stored = {s["name"]: s for s in band.client.request("GET", f"/flows/{flow_id}")["parameters"]}  # what the server reads
+        verdicts = page.evaluate("""(cases) => cases.map(([s, text]) => {
+            const r = checkField(s, { type: "text", value: text });
+            return r === undefined ? "<server>" : r; })""", [[spec[name], text] for name, text in FORM_CASES + sorted(LEFT_TO_SERVER)])
+        differ = []
+        for (name, text), said in zip(FORM_CASES + sorted(LEFT_TO_SERVER), verdicts):
+            server = read_form([stored[name]], {name: text})[1].get(name)
+            if said == "<server>" and (name, text) in LEFT_TO_SERVER:
+                continue
+            if said != server:
+                differ.append((name, text, said, server))
+        assert differ == [], "\n".join(f"{n} {t!r}: page {p!r}, server {s!r}" for n, t, p, s in differ)
+
+        page.fill("#p-xs", "[1, 2")
+        page.fill("#p-when", "31/01/2024")
+        page.fill("#p-label", "nightly")
+        page.click("#run-form button[type=submit]")
+        assert page.text_content("#e-xs") == "Needs a list like [1, 2]: check brackets, quotes and commas in '[1, 2'."
+        assert page.text_content("#e-when") == "Needs an ISO 8601 date-time like 2024-01-31T08:00, got '31/01/2024'."
+        page.screenshot(path=str(ui_shots / "ui-form-kinds.png"), full_page=True)
+        assert page.url.endswith(f"/flows/{flow_id}") and band.client.flow_runs(flow_id=flow_id) == []
+        rows = page.evaluate("() => [...document.querySelectorAll('#flow-tasks tbody tr')].map((tr) => [...tr.cells].map((td) => td.textContent))")
+        assert ["use", "FunctionTask", "cfg, extra, label, n, rate, tag, when, xs"] in rows and ["when", "DateTimeParameter", ""] in rows, rows  # its tasks
+        page.fill("#p-xs", "[1, 2]")
+        page.fill("#p-when", "2024-02-01T09:30")
+        page.click("#run-form button[type=submit]")
+        page.wait_for_url(f"{band.server.api}/flow-runs/*")
+        (run,) = band.client.flow_runs(flow_id=flow_id)
+        assert run.parameters["xs"] == [1, 2] and run.parameters["when"] == "2024-02-01T09:30" and run.parameters["label"] == "nightly"
+        assert problems == [], problems
+    finally:
+        context.close()
+        band.close()

@@ -23,7 +23,7 @@ from typing import Any
 from perfect_nb.core.parameter_spec import check_parameters
 from perfect_nb.errors import ParameterError
 
-__all__ = ["field_text", "fields", "read_form"]
+__all__ = ["field_text", "fields", "page_spec", "read_form"]
 
 _INPUT = {"int": "number", "float": "number", "datetime": "datetime-local"}
 
@@ -52,13 +52,21 @@ def fields(spec: list[dict], given: dict[str, str] | None = None) -> list[dict]:
         else:
             widget = _INPUT.get(kind, "text")
         hint = {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false", "list": "a JSON list, e.g. [1, 2]",
-                "dict": 'a JSON object, e.g. {"a": 1}', "datetime": "a date and time", None: "JSON or a Python literal; other text stays text"}.get(kind, "")
+                "dict": 'a JSON object, e.g. {"a": 1}', "datetime": "an ISO 8601 date and time, e.g. 2024-01-31T08:00", None: "JSON or a Python literal; other text stays text"}.get(kind, "")
         if s.get("bounds"):
             hint += f", from {s['bounds'][0]} to {s['bounds'][1]}"
         out.append({"name": s["name"], "widget": widget, "text": text, "checked": text.lower() in ("true", "on", "1"), "required": s.get("required"),
                     "choices": [field_text(s, c) for c in s.get("choices") or []], "help": s.get("help"), "hint": hint,
                     "step": "1" if kind == "int" else "any"})
     return out
+
+
+def page_spec(spec: list[dict]) -> list[dict]:
+    """The spec the page's own checks read (static/ui.js ``checkField``): each parameter with the
+    texts of its choices (as the select shows them) and the reprs of its bounds (as the server's
+    messages quote them), so the page says what the server would."""
+    return [{**s, "choices_text": [field_text(s, c) for c in s.get("choices") or []] or None,
+             "bounds_text": [repr(b) for b in s["bounds"]] if s.get("bounds") else None} for s in spec]
 
 
 def _parse(spec: dict, text: str) -> Any:
@@ -121,7 +129,10 @@ def read_form(spec: list[dict], form: dict[str, str]) -> tuple[dict, dict[str, s
         except ValueError as exc:
             errors[name] = str(exc)
             continue
-        given = {} if value is None and not s.get("required") else {name: value}
+        if value is None and s.get("required"):  # an empty field (check_parameters would take None as a value)
+            errors[name] = "Is required but no value was given."
+            continue
+        given = {} if value is None else {name: value}
         try:
             values.update(check_parameters([s], given))
         except ParameterError as exc:

@@ -40,7 +40,7 @@ from perfect_nb.server import api as _api
 from perfect_nb.server.db import orchestration as o
 from perfect_nb.server.db import queries as q
 from perfect_nb.server.ui import data
-from perfect_nb.server.ui.forms import fields, read_form
+from perfect_nb.server.ui.forms import fields, page_spec, read_form
 from perfect_nb.server.ui.graph import run_svg
 from perfect_nb.viz import colors
 
@@ -176,9 +176,26 @@ async def _flow_page(request: Request, flow_id: str, status: int = 200, given: d
         return _not_found(request, f"No flow with id {flow_id!r}. It may have been deleted; find it on the Flows page.")
     versions = await _api._call(request, data.flow_versions, flow["project_id"], flow["name"])
     runs = await _api._call(request, q.list_flow_runs, flow_id, None, None, None, None, 50, 0)
-    svg, _ = run_svg(flow["graph"], [])
+    svg, mapped = run_svg(flow["graph"], [])
     return _page(request, "flow.html", status=status, title=flow["name"], flow=flow, versions=versions, runs=[_api._late(request, r) for r in runs],
-                 svg=svg, fields=fields(flow["parameters"], given), errors=errors or {}, problem=problem)
+                 svg=svg, fields=fields(flow["parameters"], given), errors=errors or {}, problem=problem, spec=page_spec(flow["parameters"]),
+                 tasks=_tasks(flow["graph"], set(mapped)))
+
+
+def _tasks(graph: dict | None, mapped: set[str], limit: int = 1000) -> dict:
+    """The flow's tasks as its page lists them: name, kind, mapped or not, and the tasks each one waits for."""
+    rows = [t for t in (graph or {}).get("tasks") or [] if t.get("type") != "Constant"]  # literals: not drawn, not listed
+    names = {t["slug"]: t.get("name") or t["slug"] for t in rows}
+    upstream: dict[str, list[str]] = {}
+    for e in (graph or {}).get("edges") or []:
+        if e["upstream"] not in names:
+            continue
+        upstream.setdefault(e["downstream"], [])
+        if names.get(e["upstream"]) not in upstream[e["downstream"]]:
+            upstream[e["downstream"]].append(names.get(e["upstream"], e["upstream"]))
+    listed = [{"name": names[t["slug"]], "slug": t["slug"], "type": t.get("type") or "Task", "mapped": t["slug"] in mapped,
+               "upstream": upstream.get(t["slug"], [])} for t in rows[:limit]]
+    return {"rows": listed, "more": max(len(rows) - limit, 0)}
 
 
 @router.get("/flows/{flow_id}", response_class=HTMLResponse)
