@@ -353,9 +353,10 @@ class Flow:
         if self._reference_tasks:
             return set(self._reference_tasks)
         return {
-            t for t in self.tasks
-            if getattr(t, "_resource_role", None) is None
-            and all(getattr(e.downstream_task, "_resource_role", None) == "cleanup" for e in self._down[t])
+            t for t, down in self._down.items()
+            if t._resource_role is None and (not down or (
+                down[0].downstream_task._resource_role == "cleanup"  # cheap test first: most tasks stop here
+                and all(e.downstream_task._resource_role == "cleanup" for e in down)))
         }
 
     def set_reference_tasks(self, tasks: Iterable[Task]) -> None:

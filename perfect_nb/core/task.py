@@ -145,6 +145,7 @@ class Task:
 
     _sig: _Signature | None = None
     auto_generated = False  # True for the Constants and collections ``as_task`` adds
+    _resource_role: str | None = None  # "init" / "cleanup" for a resource manager's tasks
     _run_nout: int | None = None  # from run()'s ``-> tuple[...]`` annotation
 
     def __init_subclass__(cls, **kw: Any) -> None:
