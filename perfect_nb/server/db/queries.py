@@ -198,9 +198,10 @@ def set_flow_run_state(conn: sa.Connection, run_id: str, state: str, message: st
     return get_flow_run(conn, run_id)
 
 
-def list_states(conn: sa.Connection, flow_run_id: str | None = None, task_run_id: str | None = None, limit: int = 1000) -> list[dict]:
+def list_states(conn: sa.Connection, flow_run_id: str, task_run_id: str | None = None, limit: int = 1000) -> list[dict]:
+    """The state history of flow run ``flow_run_id`` itself, or of its task run ``task_run_id``."""
     query = sa.select(states.c.state, states.c.message, states.c.timestamp, states.c.task_run_id)
-    query = query.where(states.c.task_run_id == task_run_id) if task_run_id else query.where(states.c.flow_run_id == flow_run_id, states.c.task_run_id.is_(None))
+    query = query.where(states.c.flow_run_id == flow_run_id, states.c.task_run_id == task_run_id if task_run_id else states.c.task_run_id.is_(None))
     return [_row(r) for r in conn.execute(query.order_by(states.c.id).limit(min(limit, 10 * MAX_PAGE)))]
 
 
@@ -208,7 +209,7 @@ def get_task_run(conn: sa.Connection, task_run_id: str) -> dict:
     row = conn.execute(sa.select(task_runs).where(task_runs.c.id == task_run_id)).first()
     if row is None:
         raise NotFound(f"No task run with id {task_run_id!r}.")
-    return {**_row(row), "states": list_states(conn, task_run_id=task_run_id)}
+    return {**_row(row), "states": list_states(conn, row.flow_run_id, task_run_id=task_run_id)}
 
 
 def list_logs(conn: sa.Connection, flow_run_id: str, level: int = 0, after_id: int = 0, task_run_id: str | None = None, limit: int = 1000) -> list[dict]:

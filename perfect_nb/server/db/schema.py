@@ -121,8 +121,7 @@ states = sa.Table(
     sa.Column("state", sa.String(40), nullable=False),
     sa.Column("message", sa.Text),
     sa.Column("timestamp", Time, nullable=False),
-    sa.Index("ix_states_flow_run", "flow_run_id", "id"),
-    sa.Index("ix_states_task_run", "task_run_id"),
+    sa.Index("ix_states_run_task", "flow_run_id", "task_run_id", "id"),  # a run's own history, or one task run's
 )
 
 logs = sa.Table(
