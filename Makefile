@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.cache
 	$(BIN)/python -m bench.backend
 	$(BIN)/python -m bench.agent
+	$(BIN)/python -m bench.ui_pages
 	$(BIN)/python -m bench.prefect3
 
 clean:

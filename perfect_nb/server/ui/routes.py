@@ -1,7 +1,7 @@
 """The web UI: HTML pages built on the server (Jinja2, autoescaped), a little JavaScript.
 
 Pages: ``/`` (dashboard), ``/projects``, ``/flows`` (search, by project), ``/flows/{id}`` (versions, schedule,
-DAG, runs, Run form), ``/flow-runs/{id}`` (live DAG, task runs, logs with level
+DAG, tasks, runs, Run form), ``/flow-runs`` (by state and flow, paginated), ``/flow-runs/{id}`` (live DAG, task runs, logs with level
 filter, search and download at ``logs.txt``, Cancel, Restart, Mark as),
 ``/task-runs/{id}`` (state history, result location, logs), ``/agents``, ``/login``. Scripts and styles are files of this package
 under ``/ui/static/``: nothing comes from a CDN, and the pages work offline.
@@ -219,6 +219,24 @@ async def run_flow(request: Request, flow_id: str) -> Response:
     _api._publish(request, [{"type": "state", "flow_run_id": run["id"], "task_run_id": None, "state": run["state"], "ts": run["created"]}])
     request.app.state.wakeup.notify()
     return RedirectResponse(f"/flow-runs/{run['id']}", status_code=303)
+
+
+RUN_PAGE = 100  # runs per page of the run list
+
+
+@router.get("/flow-runs", response_class=HTMLResponse)
+async def flow_runs_page(request: Request, state: str = "", flow: str = "", hours: float = 0, offset: int = 0) -> HTMLResponse:
+    """Runs newest first (of the last ``hours``, else of the last 30 days), by state and flow name, 100 a page."""
+    offset, now = max(offset, 0), time.time()
+    rows = await _api._call(request, q.list_flow_runs, None, flow or None, [state] if state else None, now - hours * 3600 if hours > 0 else None, None,
+                            RUN_PAGE + 1, offset)
+
+    def link(at: int) -> str:
+        query = {k: v for k, v in (("state", state), ("flow", flow), ("hours", f"{hours:g}" if hours > 0 else "")) if v}
+        return "/flow-runs?" + urllib.parse.urlencode({**query, "offset": at})
+
+    return _page(request, "flow_runs.html", title="Flow runs", runs=[_api._late(request, r) for r in rows[:RUN_PAGE]], more=len(rows) > RUN_PAGE,
+                 offset=offset, page=RUN_PAGE, state=state, flow=flow, hours=hours if hours > 0 else 0, states=sorted(_api.STATE_NAMES), link=link)
 
 
 @router.get("/flow-runs/{run_id}", response_class=HTMLResponse)
