@@ -66,7 +66,7 @@ def _logger(ctx: dict) -> logging.Logger:
 
 
 # Keys computed on access, so a task run pays nothing for keys it never reads.
-# The date strings exist where ``date`` does (a flow run sets it).
+# The date strings exist where ``date`` does (a flow run sets it); ``task_id`` is the task's slug.
 _DATES = {
     "today": _day(0, "%Y-%m-%d"),
     "yesterday": _day(-1, "%Y-%m-%d"),
@@ -75,19 +75,21 @@ _DATES = {
     "yesterday_nodash": _day(-1, "%Y%m%d"),
     "tomorrow_nodash": _day(1, "%Y%m%d"),
 }
-_LAZY = {**_DATES, "logger": _logger}
+_LAZY = {**_DATES, "logger": _logger, "task_id": lambda ctx: ctx["task_slug"]}
+_NEEDS = {**dict.fromkeys(_DATES, "date"), "task_id": "task_slug"}  # computed only where this key is
 
 
 def lazy_value(ctx: dict, key: str) -> Any:
     """The computed key ``key`` of ``ctx`` (``KeyError`` when ``ctx`` has no such key)."""
     fn = _LAZY.get(key)
-    if fn is None or (key in _DATES and "date" not in ctx):
+    needs = _NEEDS.get(key)
+    if fn is None or (needs is not None and needs not in ctx):
         raise KeyError(key)
     return fn(ctx)
 
 
 def _lazy_keys(ctx: dict) -> tuple:
-    return tuple(_LAZY) if "date" in ctx else ("logger",)
+    return tuple(key for key in _LAZY if key not in _NEEDS or _NEEDS[key] in ctx)
 
 
 class Context(MutableMapping):
@@ -140,7 +142,7 @@ class Context(MutableMapping):
 
     def __contains__(self, key: object) -> bool:
         data = _current.get()
-        return key in data or key == "logger" or (key in _DATES and "date" in data)
+        return key in data or key == "logger" or (key in _NEEDS and _NEEDS[key] in data)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.to_dict())

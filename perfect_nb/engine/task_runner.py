@@ -142,7 +142,6 @@ class TaskRunner(TaskRunnerSteps):
             "task_name": task.name,
             "task_full_name": name,
             "task_slug": task.slug,
-            "task_id": task.slug,
             "task_tags": task.tags,
             "task_run_id": task_run_id,
             "map_index": map_index,
