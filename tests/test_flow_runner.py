@@ -63,14 +63,18 @@ def task_events(events, t):
 )
 @pytest.mark.parametrize("how", ["flow.run", "FlowRunner"])
 def test_flow_state_sequence(body, final, message, how):
+    """Prefect 1.4.1: flow.run() starts from Scheduled (no message), FlowRunner(flow).run()
+    from Pending; both then Running("Running flow.") and the final state; FlowRunner returns
+    only the return_tasks' states."""
     handled, events = [], []
     with Flow("sequence", state_handlers=[lambda f, old, new: handled.append((old.type, new.type, new.message))]) as flow:
         t = task(body, name="body")()
     if how == "flow.run":
         state = flow.run(listeners=[events.append])
     else:
-        state = FlowRunner(flow).run(listeners=[events.append])
-    expected = [("Scheduled", "Running", "Running flow."), ("Running", final.__name__, message)]
+        state = FlowRunner(flow).run(listeners=[events.append], return_tasks=[t])
+    start = "Scheduled" if how == "flow.run" else "Pending"
+    expected = [(start, "Running", "Running flow."), ("Running", final.__name__, message)]
     assert type(state) is final and state.message == message
     assert handled == expected and flow_events(events) == expected
     assert set(state.result) == {t}
@@ -95,11 +99,15 @@ def test_flow_runner_run_does_not_touch_last_run_but_flow_run_does():
 
 
 def test_return_tasks_limits_the_result():
+    """Prefect 1.4.1: FlowRunner.run(return_tasks=[b]) returns only b's state (none without
+    return_tasks); flow.run(return_tasks=...) raises ValueError (it always returns every task)."""
     with Flow("some") as flow:
         a = one()
         b = plus_one(a)
-    state = flow.run(return_tasks=[b])
-    assert list(state.result) == [b]
+    assert list(FlowRunner(flow).run(return_tasks=[b]).result) == [b]
+    assert FlowRunner(flow).run().result == {}
+    with pytest.raises(ValueError, match="return_tasks"):
+        flow.run(return_tasks=[b])
 
 
 @pytest.mark.parametrize("reference, final", [("ok", Success), ("bad", Failed), ("both", Failed)])
@@ -127,7 +135,7 @@ def test_the_flow_keeps_running_while_a_terminal_task_is_paused_even_if_referenc
     flow.set_reference_tasks([a])
     state = flow.run()
     assert type(state) is Running
-    assert state.message == "Some terminal tasks have not finished (paused or waiting)."
+    assert state.message == "Running flow."  # Prefect 1.4.1: the Running state is returned as it is
 
 
 def test_finished_reference_tasks_neither_successful_nor_failed_give_success():
@@ -640,7 +648,7 @@ def test_an_error_of_the_task_runner_itself_fails_that_task_only():
     with Flow("runner bug") as flow:
         a = one()
         b = plus_one(a)
-    state = FlowRunner(flow, task_runner_cls=BrokenRunner).run(listeners=[events.append])
+    state = FlowRunner(flow, task_runner_cls=BrokenRunner).run(listeners=[events.append], return_tasks=flow.tasks)
     assert type(state) is Failed and type(state.result[a]) is Success
     failed = state.result[b]
     assert type(failed) is Failed and failed.message == "The executor could not run this task: RuntimeError: runner bug"

@@ -37,7 +37,7 @@ from perfect_nb.errors import CycleError, FlowValidationError, ParameterError
 
 __all__ = ["Flow"]
 
-_RUN_OPTIONS = frozenset({"backend", "task_runner_state_handlers", "task_states", "executor", "context", "return_tasks", "listeners", "task_contexts", "cache", "runner_cls"})
+_RUN_OPTIONS = frozenset({"state", "backend", "task_runner_state_handlers", "task_states", "executor", "context", "return_tasks", "listeners", "task_contexts", "cache", "runner_cls"})
 
 
 class Flow:

@@ -10,7 +10,7 @@ child ``i`` of the first is done.
 >>> from perfect_nb import Flow, task
 >>> with Flow("double") as flow:
 ...     doubled = task(lambda x: 2 * x, name="double").map([1, 2, 3])
->>> state = FlowRunner(flow).run()
+>>> state = FlowRunner(flow).run(return_tasks=[doubled])
 >>> state, state.result[doubled].result
 (<Success: 'All reference tasks succeeded.'>, [2, 4, 6])
 """
@@ -41,6 +41,7 @@ from perfect_nb.engine.state import (
 from perfect_nb.engine.persistence import check_targets
 from perfect_nb.engine.remote_logs import LogEntry, relog
 from perfect_nb.engine.signals import ENDRUN, PrefectStateSignal
+from perfect_nb.engine.steps import FlowRunnerInitializeResult, FlowRunnerSteps
 from perfect_nb.engine.task_runner import TaskRunner
 from perfect_nb.errors import ParameterError
 
@@ -133,8 +134,16 @@ class _Emitter:
         self.sink((self.slug, self.run_id, self.index, old, new, new._timestamp or time.time()))
 
 
-class FlowRunner:
+class FlowRunner(FlowRunnerSteps):
     """Runs a flow and returns its final State.
+
+    As in Prefect 1, ``FlowRunner(flow).run()`` runs what can run now and returns: a
+    task waiting to retry leaves the flow Running (give the states back with
+    ``run(state=..., task_states=state.result)`` once it is due); ``flow.run()`` is
+    what waits for retries. The public steps (``initialize_run``,
+    ``check_flow_is_pending_or_running``, ``check_flow_reached_start_time``,
+    ``set_flow_to_running``, ``get_flow_run_state``, ``determine_final_state``) are
+    in :mod:`perfect_nb.engine.steps`.
 
     Parameters
     ----------
@@ -146,13 +155,50 @@ class FlowRunner:
         after the flow's own handlers (which get the flow) and its ``on_failure``.
     """
 
-    def __init__(self, flow: Any, task_runner_cls: type = TaskRunner, state_handlers: list | None = None) -> None:
+    def __init__(self, flow: Any, task_runner_cls: type | None = None, state_handlers: list | None = None) -> None:
         self.flow = flow
-        self.task_runner_cls = task_runner_cls
+        self.task_runner_cls = task_runner_cls or TaskRunner
         self.state_handlers = list(state_handlers or [])
+        self.waits_for_retries = False  # flow.run() sets it: retries are waited for inside the run
+        self._active: _FlowRun | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.flow.name}>"
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logger
+
+    def handle_state_change(self, old_state: State, new_state: State) -> State:
+        """Move the flow from ``old_state`` to ``new_state`` through its state handlers
+        (the flow's, on_failure, then the runner's); a running flow's listeners hear it."""
+        if self._active is not None:
+            return self._active._flow_transition(old_state, new_state)
+        return _flow_handlers(self, old_state, new_state)
+
+    def initialize_run(self, state: State | None, task_states: dict | None, context: dict | None,
+                       task_contexts: dict | None, parameters: dict | None) -> FlowRunnerInitializeResult:
+        """The starting state (default Pending), the task states, the flow run's context
+        (flow_name, flow_run_id, parameters with defaults, scheduled_start_time, date, ...)
+        and the task contexts, as the run will use them."""
+        params = _check_parameters(self.flow, parameters or {})
+        base = _run_context(self.flow, context or {}, params, (context or {}).get("flow_run_id") or str(uuid.uuid4()))
+        return FlowRunnerInitializeResult(state if state is not None else Pending(), dict(task_states or {}), base, dict(task_contexts or {}))
+
+    def get_flow_run_state(self, state: State, task_states: dict | None, task_contexts: dict | None, return_tasks: Iterable | None,
+                           task_runner_state_handlers: list | None, executor: Any) -> State:
+        """Run the tasks of a Running flow and return its final state, whose result maps each
+        of ``return_tasks`` to its state; ENDRUN(state) unless ``state`` is Running."""
+        if not state.is_running():
+            raise ENDRUN(state)
+        from perfect_nb.executors import LocalExecutor
+
+        params = _check_parameters(self.flow, dict(_context.current().get("parameters") or {}))
+        run = _FlowRun(self, params, executor or LocalExecutor(), dict(task_states or {}), {}, task_contexts or {}, [], task_runner_state_handlers, None)
+        final = run.execute(state)
+        keep = set(return_tasks or ())
+        final.result = {t: s for t, s in run.task_states().items() if t in keep}
+        return final
 
     def run(
         self,
@@ -167,9 +213,11 @@ class FlowRunner:
         listeners: list[Callable[[StateChange], Any]] | None = None,
         cache: Any = None,
     ) -> State:
-        """Run every task once (retries included) and return the flow's State.
+        """Run what can run now and return the flow's State (default start: Pending).
 
-        ``state.result`` maps each task (or each of ``return_tasks``) to its State.
+        ``state.result`` maps each of ``return_tasks`` (none by default, as in Prefect 1)
+        to its State. A finished ``state``, or a Scheduled one not due yet, is returned as
+        it is; a retry that is not due leaves the flow Running (``flow.run()`` waits).
         """
         from perfect_nb.executors import LocalExecutor
 
@@ -180,8 +228,10 @@ class FlowRunner:
             run = _FlowRun(self, params, executor, dict(task_states or {}), context or {}, task_contexts or {}, list(listeners or []), task_runner_state_handlers, cache)
             final = run.execute(state)
         _flush_notifications()
-        keep = set(return_tasks) if return_tasks is not None else None
-        final.result = {t: s for t, s in run.task_states().items() if keep is None or t in keep}
+        if not run.started:  # finished already or not due: the given state, untouched
+            return final
+        keep = set(return_tasks or ())
+        final.result = {t: s for t, s in run.task_states().items() if t in keep}
         if cache is not None:
             cache.finish(final)
         return final
@@ -244,6 +294,21 @@ def _check_parameters(flow: Any, given: dict) -> dict:
     return values
 
 
+def _run_context(flow: Any, user_context: dict, params: dict, flow_run_id: str) -> dict:
+    """The context every task of a flow run sees."""
+    base = {**_context.current(), **user_context}
+    base.pop("flow", None)
+    now = _dt.datetime.now(_dt.timezone.utc)
+    base.update(  # the keys of Prefect 1's flow run context; a backend run brings its own ids and name
+        flow_name=flow.name, flow_id=user_context.get("flow_id") or flow.name, flow_run_id=flow_run_id,
+        flow_run_name=user_context.get("flow_run_name") or str(uuid.uuid4()), parameters=params,
+        scheduled_start_time=base.get("scheduled_start_time") or now, date=_context.run_date(base.get("date") or now, logger.warning),
+    )
+    if base.get("checkpointing") is None:  # off unless configured (config.flows.checkpointing), as in Prefect 1
+        base["checkpointing"] = config.flows.checkpointing
+    return base
+
+
 class _FlowRun:
     """The state of one flow run; the loop lives here."""
 
@@ -260,17 +325,9 @@ class _FlowRun:
         self.inflight = 0
         self.ids = itertools.count(1)
         self.slugs = {t.slug: t for t in self.flow.tasks}
-        base = {**_context.current(), **user_context}
-        base.pop("flow", None)
-        now = _dt.datetime.now(_dt.timezone.utc)
-        base.update(  # the keys of Prefect 1's flow run context; a backend run brings its own ids and name
-            flow_name=self.flow.name, flow_id=user_context.get("flow_id") or self.flow.name, flow_run_id=self.flow_run_id,
-            flow_run_name=user_context.get("flow_run_name") or str(uuid.uuid4()), parameters=params,
-            scheduled_start_time=base.get("scheduled_start_time") or now, date=_context.run_date(base.get("date") or now, logger.warning),
-        )
-        if base.get("checkpointing") is None:  # off unless configured (config.flows.checkpointing), as in Prefect 1
-            base["checkpointing"] = config.flows.checkpointing
-        self.base = base
+        self.base = _run_context(self.flow, user_context, params, self.flow_run_id)
+        self.wait_for_retries = runner.waits_for_retries
+        self.started = False
         self.task_contexts = task_contexts
         self.sink = executor.event_sink(self._on_event) if listeners else None
         self.cache = cache  # lookup(task, index, upstream) / save(task, index, state) / finish(flow_state)
@@ -301,14 +358,20 @@ class _FlowRun:
 
     # --- the run ----------------------------------------------------------
     def execute(self, state: State | None) -> State:
-        flow = self.flow
-        state = state or Scheduled("Flow run scheduled.", start_time=self.base["scheduled_start_time"])
+        """Prefect 1's steps: pending or running? due? set to Running; run the tasks; final state."""
+        flow, runner = self.flow, self.flow_runner
+        state = state if state is not None else Pending()
         token = _context.set_run_context(self.base)
+        runner._active = self
         try:
-            if isinstance(state, Finished):
-                return state
-            state = self._flow_transition(state, Running("Running flow."))
-            if type(state) is not Running:  # a flow state handler failed or changed it
+            try:
+                state = runner.check_flow_is_pending_or_running(state)
+                state = runner.check_flow_reached_start_time(state)
+            except ENDRUN as end:
+                return end.state
+            self.started = True
+            state = runner.set_flow_to_running(state)
+            if not state.is_running():  # a flow state handler failed or changed it
                 return state
             logger.debug("Beginning flow run %r", flow.name)
             with self.executor.start():
@@ -316,8 +379,10 @@ class _FlowRun:
                     self._loop()
                 except KeyboardInterrupt:
                     return self._interrupted(state)
-            return self._flow_transition(state, self._final_state())
+            final = self._final_state(state)
+            return state if final is state else self._flow_transition(state, final)
         finally:
+            runner._active = None
             _context.reset_run_context(token)
 
     def _loop(self) -> None:
@@ -398,6 +463,10 @@ class _FlowRun:
         if self.cache is not None:
             self.cache.save(node.task, node.index, state)
         if type(state) is Retrying:
+            if not self.wait_for_retries:  # FlowRunner.run(): the flow stays Running; flow.run() waits
+                if node.index is not None:
+                    node.parent.state.map_states[node.index] = state
+                return
             start = state.start_time.timestamp() if state.start_time else time.time()
             heapq.heappush(self.timers, (start, next(self.ids), node))
             return
@@ -550,49 +619,21 @@ class _FlowRun:
 
     # --- the flow's own states -----------------------------------------------
     def _flow_transition(self, old: State, new: State) -> State:
-        new._timestamp = time.time()
-        flow, runner = self.flow, self.flow_runner
-        try:
-            for handler in flow.state_handlers:
-                changed = handler(flow, old, new)
-                if changed is not None:
-                    new = changed
-            if flow.on_failure is not None and isinstance(new, Failed):
-                flow.on_failure(flow, new)
-            for handler in runner.state_handlers:
-                changed = handler(runner, old, new)
-                if changed is not None:
-                    new = changed
-        except PrefectStateSignal as sig:  # as for tasks: the signal's state
-            new = sig.state
-        except Exception as exc:
-            logger.error("Flow %r: a state handler raised %r", flow.name, exc, exc_info=True)
-            new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
-        if new._timestamp is None:  # a handler returned a state of its own
-            new._timestamp = time.time()
+        new = _flow_handlers(self.flow_runner, old, new)
         if self.listeners:
             dispatch(self.listeners, StateChange(self.flow_run_id, None, None, None, old, new, new._timestamp))
         return new
 
-    def _final_state(self) -> State:
-        """As Prefect 1: Running while a terminal task is unfinished; else the reference
-        tasks decide (a mapped task counts through its children)."""
+    def _final_state(self, state: State) -> State:
+        """As Prefect 1: ``state`` (Running) while a terminal task is unfinished; else the
+        reference tasks decide (a mapped task counts through its children). The final
+        state holds every task's state as its result when its handlers see it."""
         flow = self.flow
         terminal = _key_states(self.nodes[t].state for t in flow.terminal_tasks())
-        if not all(isinstance(s, Finished) for s in terminal):
-            logger.info("Flow run %r is still RUNNING: some terminal tasks have not finished (paused or waiting).", flow.name)
-            return Running("Some terminal tasks have not finished (paused or waiting).")
         states = _key_states(self.nodes[t].state for t in flow.reference_tasks())
-        if any(isinstance(s, Failed) for s in states):
-            final: State = Failed("Some reference tasks failed.")
-        elif all(isinstance(s, Success) for s in states):
-            final = Success("All reference tasks succeeded.")
-        else:  # finished, neither succeeded nor failed (Cancelled, Looped)
-            final = Success("No reference tasks failed.")
-        if flow.terminal_state_handler is not None:
-            changed = flow.terminal_state_handler(flow, final, set(states))
-            final = changed if changed is not None else final
-        logger.log(logging.DEBUG if isinstance(final, Success) else logging.INFO, "Flow run %r: %s", flow.name, final.message)
+        final = self.flow_runner.determine_final_state(state, states, self.task_states(), terminal)
+        if final is not state:
+            logger.log(logging.DEBUG if isinstance(final, Success) else logging.INFO, "Flow run %r: %s", flow.name, final.message)
         return final
 
     def _interrupted(self, state: State) -> State:
@@ -631,26 +672,75 @@ def _key_states(states: Iterable[State]) -> list[State]:
 
 def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | None = None, runner_cls: type | None = None, backend: Any = None, **kwargs: Any) -> State:
     """What ``flow.run()`` does: one run now, or one per scheduled time, recorded
-    in the backend when one is configured (``backend=False`` opts out)."""
+    in the backend when one is configured (``backend=False`` opts out).
+
+    As in Prefect 1, it starts from ``Scheduled()`` (or the ``state`` given), returns
+    every task's state, and waits for retries; a task that did not run is
+    ``Pending("Task not run.")`` in the result.
+    """
     from perfect_nb.backend import reporter_for
 
+    if "return_tasks" in kwargs:
+        raise ValueError(
+            "The `return_tasks` keyword cannot be provided to `flow.run()`; all task states are always "
+            "returned. To receive a subset of task states, use a FlowRunner: FlowRunner(flow).run(return_tasks=[...])."
+        )
+    kwargs["return_tasks"] = flow.tasks
     reporter = reporter_for(flow, backend, kwargs.get("context"))
     if reporter is not None:
         kwargs["listeners"] = [*(kwargs.get("listeners") or []), reporter]
     try:
         runner = (runner_cls or FlowRunner)(flow)
+        runner.waits_for_retries = True
         if run_on_schedule is None:
             run_on_schedule = config.flows.run_on_schedule
         if flow.schedule is not None and run_on_schedule is not False:
             from perfect_nb.engine.scheduling import run_on_schedule as scheduled
 
             return scheduled(flow, runner, parameters or {}, **kwargs)
-        state = runner.run(parameters=parameters, **kwargs)
+        if kwargs.get("state") is None:
+            kwargs["state"] = Scheduled(start_time=_dt.datetime.now(_dt.timezone.utc))
+        state = _all_task_states(flow, runner.run(parameters=parameters, **kwargs))
         flow.last_run = state
         return state
     finally:
         if reporter is not None:
             reporter.close()
+
+
+def _all_task_states(flow: Any, state: State) -> State:
+    """As Prefect 1's flow.run(): the result names every task; one that did not run is Pending("Task not run.")."""
+    states = state.result if isinstance(state.result, dict) else {}
+    missing = [t for t in flow.tasks if t not in states]
+    if missing or states is not state.result:
+        state.result = {**states, **{t: Pending("Task not run.") for t in missing}}
+    return state
+
+
+def _flow_handlers(runner: FlowRunner, old: State, new: State) -> State:
+    """The flow's state handlers, its on_failure, then the runner's; a signal chooses the
+    state, an error fails the flow."""
+    new._timestamp = time.time()
+    flow = runner.flow
+    try:
+        for handler in flow.state_handlers:
+            changed = handler(flow, old, new)
+            if changed is not None:
+                new = changed
+        if flow.on_failure is not None and isinstance(new, Failed):
+            flow.on_failure(flow, new)
+        for handler in runner.state_handlers:
+            changed = handler(runner, old, new)
+            if changed is not None:
+                new = changed
+    except PrefectStateSignal as sig:  # as for tasks: the signal's state
+        new = sig.state
+    except Exception as exc:
+        logger.error("Flow %r: a state handler raised %r", flow.name, exc, exc_info=True)
+        new = Failed(f"Exception raised while calling state handlers: {exc!r}", result=exc)
+    if new._timestamp is None:  # a handler returned a state of its own
+        new._timestamp = time.time()
+    return new
 
 
 def _starting_state(given: State | None) -> State:

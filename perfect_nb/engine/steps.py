@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from perfect_nb.core import context as _context
 from perfect_nb.engine.result import Result
 from perfect_nb.engine.signals import ENDRUN
-from perfect_nb.engine.state import Failed, Looped, Mapped, Pending, Running, Scheduled, State, Success
+from perfect_nb.engine.state import Failed, Looped, Mapped, Pending, Retrying, Running, Scheduled, State, Success
 
 __all__ = ["FlowRunnerInitializeResult", "FlowRunnerSteps", "TaskRunnerInitializeResult", "TaskRunnerSteps"]
 
@@ -67,6 +67,9 @@ class TaskRunnerSteps:
         state = state if state is not None else Pending()
         given = {**_context.current(), **(context or {})}
         ctx = self._context(given, state, given.get("map_index"), given.get("task_run_id"))
+        for key in ("task_run_count", "task_loop_count", "task_loop_result"):  # a count the caller's context holds stands
+            if key in given and not (key == "task_run_count" and type(state) is Retrying):
+                ctx[key] = given[key]
         return TaskRunnerInitializeResult(state=state, context=ctx)
 
     def _step_context(self, state: State) -> dict:

@@ -108,6 +108,9 @@ class TaskRunner(TaskRunnerSteps):
         elif context:
             base_context = {**base_context, **context}
         ctx = self._context(base_context, state, map_index, task_run_id)
+        if context and "task_loop_count" in context:  # the next iteration of a loop (check_task_is_looping)
+            ctx["task_loop_count"] = context["task_loop_count"]
+            ctx["task_loop_result"] = context.get("task_loop_result")
         debug = _PACKAGE_LOGGER.isEnabledFor(logging.DEBUG)
         if debug:
             self.logger.debug("Task %r: Starting task run from state %s.", ctx["task_full_name"], state.type)
