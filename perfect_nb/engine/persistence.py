@@ -173,7 +173,8 @@ class Checkpoint:
         except Exception as exc:  # corrupt, unreadable, a folder, a name the OS rejects: a miss
             logger.warning("Task %r: the result at target %r could not be read (%s); running the task instead.", self.task.name, location, exc)
             return state
-        hit = Cached(f"Result found at task target {location}", result=found.value, cached_inputs=inputs)
+        # as in Prefect 1, the state holds the Result that read it (value and location)
+        hit = Cached(f"Result found at task target {location}", result=found, cached_inputs=inputs)
         hit.context["result_location"] = found.location if isinstance(found.location, str) else location
         raise ENDRUN(runner._transition(state, hit, emit))
 
@@ -185,7 +186,9 @@ class Checkpoint:
             location = self._location(ctx, inputs)
             target = copy.copy(self.result)
             target.location = location
-            state.context["result_location"] = target.write(state.result).location
+            written = target.write(state.result)
+            state._result = written  # as in Prefect 1: the state holds the Result it was written with
+            state.context["result_location"] = written.location
         except Exception as exc:
             where = f" to {location!r}" if location is not None else ""
             logger.warning("Task %r: could not write its result%s (%s); it is kept in memory only.", self.task.name, where, exc)
