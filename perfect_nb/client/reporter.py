@@ -34,8 +34,8 @@ __all__ = ["Reporter", "drain_spool", "spool_dir", "task_run_key"]
 
 logger = logging.getLogger("perfect_nb.backend")
 BATCH = 1000  # events per request when a spool file is sent
-CHUNK = 500  # events per request while recording: one is made while the one before is stored
-SEND_FROM = 500  # this many waiting events wake the sending thread (else every INTERVAL)
+CHUNK = 2000  # events per request while recording: one is made while the one before is stored
+SEND_FROM = 1000  # this many waiting events wake the sending thread (else every INTERVAL)
 INTERVAL = 0.2
 RETRY_EVERY = 2.0
 
@@ -129,7 +129,7 @@ class Reporter:
                 if isinstance(location, str):
                     self._items.append(("location", *key, location))
         self._items.append(event)
-        if len(self._items) >= SEND_FROM:
+        if len(self._items) == SEND_FROM:  # once per batch: the event stays set until the sender takes them
             self._wake.set()
 
     def _append(self, item: tuple) -> None:
