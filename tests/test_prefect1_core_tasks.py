@@ -79,7 +79,7 @@ def test_every_prefect1_operator_class_exists():
     names = ["GetItem", "GetAttr", "Add", "Sub", "Mul", "Div", "FloorDiv", "Pow", "Mod", "And", "Or", "Not",
              "Equal", "NotEqual", "GreaterThanOrEqual", "GreaterThan", "LessThanOrEqual", "LessThan"]
     assert all(issubclass(getattr(ops, n), Task) for n in names)
-    assert sorted(ops.__all__) == sorted(names)
+    assert sorted(ops.__all__) == sorted(names + ["NoDefault"])
 
 
 def test_operator_runs_give_what_prefect1_gives():
@@ -98,6 +98,15 @@ def test_operator_runs_give_what_prefect1_gives():
         ops.GetItem().run({}, "x")
     assert ops.GetAttr(default=None).run(1, "nope") is None
     assert (ops.GetItem().name, ops.GetItem(default=1, name="n").name, ops.Add().name) == ("GetItem", "n", "Add")
+
+
+def test_no_default_marker():
+    """1.4.1: operators.NoDefault is an Enum whose one member NoDefault.value shows as
+    '<no default>'; it is what GetItem/GetAttr take when no default is given."""
+    assert list(ops.NoDefault) == [ops.NoDefault.value] and repr(ops.NoDefault.value) == "<no default>"
+    with pytest.raises(KeyError):
+        ops.GetItem(default=ops.NoDefault.value).run({}, "x")
+    assert ops.GetAttr().default is ops.NoDefault.value
 
 
 def test_getattr_task_in_a_flow_and_its_failure_message():

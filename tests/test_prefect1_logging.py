@@ -97,3 +97,29 @@ def test_set_level_on_one_task_logger(attach):
     finally:
         get_logger("chatty").setLevel(logging.NOTSET)
     assert [m for _, _, m in seen.seen if m in ("detail", "hidden")] == ["detail"]
+
+
+def test_temporary_logger_config_sets_level_and_console_format_for_a_block():
+    """1.4.1: inside temporary_logger_config(level="DEBUG", stream_fmt="%(levelname)s|%(name)s|
+    %(message)s") the yielded logger is 'prefect' at level 10 and a debug line printed
+    'DEBUG|prefect.x|inside'; after the block the level was 20 again, the debug line hidden and
+    the usual format back."""
+    import io
+
+    from perfect_nb.utilities.logging import configure_logging, temporary_logger_config
+
+    console = next(h for h in configure_logging().handlers if getattr(h, "_perfect_nb", False))
+    printed = io.StringIO()
+    before = console.setStream(printed)
+    try:
+        level = get_logger().level
+        with temporary_logger_config(level="DEBUG", stream_fmt="%(levelname)s|%(name)s|%(message)s") as logger:
+            assert (logger.name, logger.level) == ("perfect_nb", logging.DEBUG)
+            get_logger("x").debug("inside")
+        get_logger("x").debug("outside")
+        get_logger("x").warning("after")
+    finally:
+        console.setStream(before)
+    lines = printed.getvalue().splitlines()
+    assert lines[0] == "DEBUG|perfect_nb.x|inside" and len(lines) == 2
+    assert lines[1].endswith("WARNING - perfect_nb.x | after") and get_logger().level == level

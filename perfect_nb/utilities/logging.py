@@ -29,10 +29,12 @@ task's logger, and a handler added to it gets the task's records (they also reac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from typing import Iterator
 
-__all__ = ["configure_logging", "get_logger", "is_task_record", "task_logger"]
+__all__ = ["configure_logging", "get_logger", "is_task_record", "task_logger", "temporary_logger_config"]
 
 FORMAT = "[%(asctime)s] %(levelname)s - %(name)s | %(message)s"
 
@@ -81,3 +83,28 @@ def is_task_record(record: logging.LogRecord) -> bool:
 
     name = current().get("task_name")
     return name is not None and record.name == f"perfect_nb.{name}"
+
+
+@contextlib.contextmanager
+def temporary_logger_config(level: int | str | None = None, stream_fmt: str | None = None,
+                            stream_datefmt: str | None = None) -> Iterator[logging.Logger]:
+    """For the block: the ``perfect_nb`` logger's level and its console format (Prefect 1's
+    ``temporary_logger_config``); yields the logger and restores both after."""
+    logger = logging.getLogger("perfect_nb")
+    consoles = [h for h in logger.handlers if getattr(h, "_perfect_nb", False)]
+    old_level, old_formats = logger.level, [h.formatter for h in consoles]
+    try:
+        if level is not None:
+            logger.setLevel(level.upper() if isinstance(level, str) else level)
+        if stream_fmt is not None or stream_datefmt is not None:
+            for handler in consoles:
+                current = handler.formatter
+                handler.setFormatter(logging.Formatter(
+                    stream_fmt if stream_fmt is not None else (current._fmt if current else FORMAT),
+                    stream_datefmt if stream_datefmt is not None else (current.datefmt if current else None),
+                ))
+        yield logger
+    finally:
+        logger.setLevel(old_level)
+        for handler, formatter in zip(consoles, old_formats):
+            handler.setFormatter(formatter)

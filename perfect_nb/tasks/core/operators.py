@@ -11,6 +11,7 @@ at Prefect 1's path ``tasks.core.operators``.
 
 from __future__ import annotations
 
+import enum
 import operator as _op
 from typing import Any
 
@@ -18,11 +19,21 @@ from perfect_nb.core.task import Task
 
 __all__ = [
     "Add", "And", "Div", "Equal", "FloorDiv", "GetAttr", "GetItem", "GreaterThan",
-    "GreaterThanOrEqual", "LessThan", "LessThanOrEqual", "Mod", "Mul", "Not",
+    "GreaterThanOrEqual", "LessThan", "LessThanOrEqual", "Mod", "Mul", "NoDefault", "Not",
     "NotEqual", "Or", "Pow", "Sub",
 ]
 
-_NO_DEFAULT = object()
+
+class NoDefault(enum.Enum):
+    """The marker for "no default given" (``NoDefault.value``, shown ``<no default>``), as in Prefect 1."""
+
+    value = "no default"
+
+    def __repr__(self) -> str:
+        return "<no default>"
+
+
+_NO_DEFAULT = NoDefault.value
 
 
 class _Binary(Task):
