@@ -212,6 +212,7 @@ def test_usage_errors_exit_2_with_one_clear_line(tmp_path):
         ("notes.txt",): "notes.txt is neither a Python file (.py) nor a notebook (.ipynb).",
         ("etl.py", "--param", "n"): "--param takes KEY=VALUE, got 'n'.",
         ("etl.py", "--param", "size=3"): "flow 'etl' has no parameter 'size'; its parameters: 'bad', 'n'.",
+        ("etl.py", "--param", "n=abc"): "--param for flow 'etl': Parameter 'n' needs an int, got 'abc' (str).",
         ("etl.py", "--executor", "gpu"): "--executor must be local, threads, processes, dask or a scheduler address like tcp://host:8786, got 'gpu'.",
         ("empty.py",): "empty.py defines no Flow at module level",
     }

@@ -155,6 +155,7 @@ def _run_command(args: argparse.Namespace) -> int:
     if path.suffix == ".py":
         flow = select_flow(load_flows(path), args.flow, path)
         session.check_params(flow)
+        session.check_values(flow)
         session.run(flow, params)
     else:
         from perfect_nb.cli.notebook import run_notebook  # imports IPython: only for notebooks

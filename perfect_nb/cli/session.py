@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, TextIO
 
 from perfect_nb.cli.progress import Progress, format_counts, summary_line
 from perfect_nb.core.flow import Flow
+from perfect_nb.core.parameter_spec import check_parameters, describe_parameters
 from perfect_nb.engine.state import State
 from perfect_nb.errors import FlowValidationError, ParameterError
 
@@ -54,6 +55,15 @@ class Session:
         unknown = sorted(set(self.params) - names)
         if unknown:
             raise CommandError(f"flow {flow.name!r} has no parameter {_quoted(unknown)}; its parameters: {_quoted(sorted(names)) or 'none'}.")
+
+    def check_values(self, flow: Flow) -> None:
+        """Raise CommandError when a ``--param`` value is one its Parameter cannot take
+        (type, choices, bounds), before anything runs. (Notebooks check them with the
+        form's rules instead, as the cell's form would.)"""
+        try:
+            check_parameters(describe_parameters(flow), self.params_for(flow))
+        except ParameterError as exc:
+            raise CommandError(f"--param for flow {flow.name!r}: {exc} Give a valid value (Python literals are parsed).") from None
 
     def params_for(self, flow: Flow) -> dict:
         """The ``--param`` values that ``flow`` declares."""
