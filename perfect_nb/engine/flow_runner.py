@@ -33,10 +33,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 from perfect_nb.configuration import config
 from perfect_nb.core import context as _context
-from perfect_nb.core.edge import Edge
 from perfect_nb.engine.events import StateChange, dispatch
+from perfect_nb.engine.mapping import Node as _Node, expand
 from perfect_nb.engine.state import (
-    Cancelled, Failed, Finished, Mapped, Pending, Retrying, Running, Scheduled, State, Success,
+    Cancelled, Failed, Finished, Mapped, Pending, Retrying, Scheduled, State, Success,
 )
 from perfect_nb.engine.persistence import check_targets
 from perfect_nb.engine.remote_logs import LogEntry, relog
@@ -50,76 +50,6 @@ __all__ = ["FlowRunner", "run_flow"]
 logger = logging.getLogger("perfect_nb.FlowRunner")
 _DONE, _EVENT = 0, 1
 _POLL = 0.2  # seconds between checks for an interrupt while waiting on other threads
-
-
-class _Node:
-    """One task run: a task, or one child of a mapped task."""
-
-    __slots__ = (
-        "task", "runner", "index", "parent", "state", "run_id", "waiting", "upstream",
-        "done_deps", "ready_deps", "children", "remaining", "mapped", "complete",
-    )
-
-    def __init__(self, task: Any, runner: TaskRunner, state: State, index: int | None = None, parent: "_Node | None" = None) -> None:
-        self.task = task
-        self.runner = runner
-        self.state = state
-        self.index = index
-        self.parent = parent
-        self.run_id: str | None = None
-        self.waiting = 0
-        self.upstream: list[tuple[Edge, Any]] = []
-        self.done_deps: list[_Node] = []
-        self.ready_deps: list[_Node] = []
-        self.children: list[_Node] | None = None
-        self.remaining = 0
-        self.mapped = False
-        self.complete = False
-
-
-def _flattened(state: State) -> list[State]:
-    """One state per item of a flattened upstream; as in Prefect 1, a child of a mapped
-    upstream that did not succeed stands for one item, so that child's downstream fails."""
-    if type(state) is not Mapped:
-        return [_item(item, state, f"{i}.{j}") for i, sub in enumerate(state.result) for j, item in enumerate(sub)]
-    items: list[State] = []
-    for child in state.map_states:
-        if child.is_successful():
-            items.extend(_item(item, child, j) for j, item in enumerate(child.result))
-        else:
-            items.append(child)
-    return items
-
-
-def _items(state: State) -> list[State]:
-    """One state per item of an upstream result a task maps over."""
-    return [_item(item, state, i) for i, item in enumerate(state.result)]
-
-
-def _item(value: Any, source: State, index: Any) -> Success:
-    """A Success for one item of ``source``'s result; it names its content after the source's
-    (the notebook cache's id of the value), so a cache can key on it."""
-    content = source.context.get("cache_content")
-    return Success(result=value, context=None if content is None else {"cache_content": f"{content}[{index}]"})
-
-
-def _cannot_map(name: str, state: State, flattened: bool, exc: Exception) -> str:
-    if flattened:
-        return f"Cannot flatten the result of task {name!r} ({exc}); flatten() needs a list of lists."
-    return (f"Cannot map over the result of task {name!r} ({type(state.result).__name__}); "
-            "map over a list or another iterable, or pass it with unmapped().")
-
-
-class _Every:
-    """A mapped edge whose upstream did not succeed: every child gets its state."""
-
-    __slots__ = ("state",)
-
-    def __init__(self, state: State) -> None:
-        self.state = state
-
-    def __getitem__(self, index: int) -> State:
-        return self.state
 
 
 class _Emitter:
@@ -484,7 +414,7 @@ class _FlowRun:
 
     def _make_ready(self, node: _Node) -> None:
         if node.mapped and node.index is None:
-            self._expand(node)
+            expand(self, node)
         else:
             self.ready.append(node)
 
@@ -494,7 +424,7 @@ class _FlowRun:
             dep.waiting -= 1
             if dep.waiting == 0:
                 if dep.mapped and dep.index is None:
-                    self._expand(dep)
+                    expand(self, dep)
                 else:
                     batch.append(dep)
         self.ready.extendleft(reversed(batch))  # depth-first: new work before older work
@@ -513,77 +443,6 @@ class _FlowRun:
         if node.mapped and node.children is None:
             self._release(node.ready_deps)
         self._release(node.done_deps)
-
-    # --- mapping ----------------------------------------------------------
-    def _expand(self, parent: _Node) -> None:
-        """Create the children of a mapped task (or end it without mapping)."""
-        runner = parent.runner
-        emit = self._parent_emitter(parent)
-        complete_upstream = {e: p.state for e, p in parent.upstream if p.complete}
-        final = runner._mapped_parent(parent.state, complete_upstream, emit)
-        if final is None:
-            unmappable, items = self._mapped_items(parent)
-            if unmappable is not None:  # a failure found here: a transition like any other
-                try:
-                    final = runner._transition(parent.state, unmappable, emit)
-                except ENDRUN as end:
-                    final = end.state
-        if final is not None:
-            parent.state = final
-            self._complete(parent)
-            return
-        n = min((len(v) for v in items.values() if type(v) is not _Every), default=0)
-        previous = parent.state.map_states if type(parent.state) is Mapped else []
-        mapped_state = Mapped("Ready to proceed with mapping.", map_states=[None] * n)
-        try:
-            parent.state = runner._transition(parent.state, mapped_state, emit)
-        except ENDRUN as end:  # a state handler raised
-            parent.state = end.state
-        if parent.state is not mapped_state:  # a state handler replaced it: no children
-            self._complete(parent)
-            return
-        parent.children = [self._child(parent, i, items, previous) for i in range(n)]
-        parent.remaining = n
-        self._release(parent.ready_deps)
-        self.ready.extendleft(reversed([c for c in parent.children if c.waiting == 0]))
-        if n == 0:
-            parent.state.result = []
-            self._complete(parent)
-
-    def _mapped_items(self, parent: _Node) -> tuple[State | None, dict]:
-        """Per mapped edge, the child-level providers (nodes or states), or why it cannot map."""
-        if not any(up.state.is_successful() for edge, up in parent.upstream if edge.mapped):
-            return Failed("No upstream states can be mapped over.", result=None), {}
-        items: dict[Edge, Any] = {}
-        for edge, up in parent.upstream:
-            if not edge.mapped:
-                continue
-            if up.children is not None and not edge.flattened:
-                items[edge] = up.children
-                continue
-            state = up.state
-            if not state.is_successful():  # another mapped upstream succeeded: each child sees this one
-                items[edge] = _Every(state)
-                continue
-            if type(state) is Mapped and not edge.flattened:
-                items[edge] = state.map_states
-                continue
-            try:
-                items[edge] = _flattened(state) if edge.flattened else _items(state)
-            except TypeError as exc:
-                return Failed(_cannot_map(up.task.name, state, edge.flattened, exc), result=None), {}
-        return None, items
-
-    def _child(self, parent: _Node, i: int, items: dict, previous: list) -> _Node:
-        initial = previous[i] if i < len(previous) and previous[i] is not None else Pending()
-        child = _Node(parent.task, parent.runner, initial, index=i, parent=parent)
-        for edge, up in parent.upstream:
-            provider = items[edge][i] if edge.mapped else up
-            child.upstream.append((edge, provider))
-            if type(provider) is _Node and not provider.complete:
-                provider.done_deps.append(child)
-                child.waiting += 1
-        return child
 
     # --- events -------------------------------------------------------------
     def _on_event(self, record: tuple) -> None:

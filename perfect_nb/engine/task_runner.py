@@ -325,7 +325,7 @@ class TaskRunner(TaskRunnerSteps):
         _keep_loop(retry, ctx)
         return self._transition(state, retry, emit)
 
-    def _mapped_parent(self, state: State, upstream_states: dict, emit: Emit | None) -> State | None:
+    def check_mapped_parent(self, state: State, upstream_states: dict, emit: Emit | None = None) -> State | None:
         """For a mapped parent: the final state it ends in without mapping, or None to map.
 
         As in Prefect 1, the trigger is not asked here but by each child, so a
