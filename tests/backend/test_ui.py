@@ -217,10 +217,11 @@ def test_flow_page_shows_the_schedule_switch_as_it_is(client, server):
     flow.schedule = IntervalSchedule(interval=timedelta(hours=1))
     flow_id = client.register(flow, "p")["id"]
     page = get(server, f"/flows/{flow_id}").text
-    assert '<span id="schedule-state">on</span>' in page and 'data-active="true"' in page and "Turn off" in page
+    assert '<span id="schedule-state" class="on">on</span>' in page and 'data-active="true"' in page and "Turn off" in page
+    assert '<span id="schedule-text" title="Schedule(' in page and ">every 1 h from 2019-01-01 00:00 UTC<" in page  # in words, the repr on hover
     client.set_schedule_active("ui-etl", False, project_name="p")
     page = get(server, f"/flows/{flow_id}").text
-    assert '<span id="schedule-state">off</span>' in page and 'data-active="false"' in page and "Turn on" in page
+    assert '<span id="schedule-state" class="off">off</span>' in page and 'data-active="false"' in page and "Turn on" in page
 
 
 def test_a_mapped_task_says_k_of_n_with_its_size_before_its_children_report(client, server, registered):
@@ -356,3 +357,17 @@ def test_flow_page_lists_its_tasks_and_refuses_an_empty_required_field(client, s
     assert "inc <span class=\"hint\">(mapped)</span>" in shown and EVIL not in shown and "load &lt;script&gt;" in shown
     refused = httpx.post(f"{server.api}/flows/{flow_id}/run", data={"label": "  "}, headers={"Origin": server.api}, timeout=10)
     assert refused.status_code == 200 and "Is required but no value was given." in refused.text and client.flow_runs(flow_id=flow_id) == []
+
+
+def test_a_restarted_task_runs_duration_is_that_of_its_last_attempt(client, server, registered):
+    run = client.create_flow_run(registered, parameters={})
+    tid, t0 = str(uuid.uuid4()), time.time() - 100
+    ev = lambda seq, name, ts, **kw: {"id": str(uuid.uuid4()), "type": "state", "flow_run_id": run, "task_run_id": tid, "task_slug": "inc",  # noqa: E731
+                                      "task_name": "inc", "map_index": None, "state": name, "seq": seq, "ts": ts, **kw}
+    client.post_events([ev(1, "Running", t0), ev(2, "Failed", t0 + 50, finished=True)])  # the first attempt: 50 s
+    version = client.request("GET", f"/flow_runs/{run}")["version"]
+    lease = client.request("POST", f"/flow_runs/{run}/state", json={"state": "Failed", "message": "first attempt over", "version": version})["lease"]
+    client.post_events([ev(1, "Running", t0 + 90, lease=lease), ev(2, "Success", t0 + 92, finished=True, lease=lease)])  # the restart: 2 s
+    row = client.request("GET", f"/task_runs/{tid}")
+    assert (row["start_time"], row["end_time"], row["state"]) == (t0 + 90, t0 + 92, "Success")
+    assert re.search(r'<td class="dur">2\.00 s</td>', get(server, f"/flow-runs/{run}").text)

@@ -379,3 +379,95 @@ def test_the_run_forms_checks_in_the_page_say_what_the_server_says(browser, ui_s
     finally:
         context.close()
         band.close()
+
+
+def test_the_dashboards_counts_are_the_databases(browser, ui_shots, tmp_path):
+    """A seeded history (2,000 runs over 29 days): the counts the browser shows are those SQL gives, and each
+    count's link lists that many runs."""
+    import sqlalchemy as sa
+
+    from bench.ui_pages import seed
+    from perfect_nb.server.db import Database
+    from perfect_nb.server.db.schema import flow_runs
+    from tests.backend.conftest import ServerProcess
+
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    seed(url, runs=2000, tasks_per_run=1, logs_per_run=0)
+    db = Database(url)
+    with db.read() as conn:
+        since = time.time() - 86400
+        truth = dict(conn.execute(sa.select(flow_runs.c.state, sa.func.count()).where(flow_runs.c.created >= since).group_by(flow_runs.c.state)).all())
+    db.dispose()
+    home = tmp_path / "home"
+    home.mkdir()
+    server = ServerProcess(url, home).start()
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{server.api}/")
+        shown = dict(page.evaluate("() => [...document.querySelectorAll('ul.counts li[data-state]')].map((li) => [li.querySelector('.badge').textContent, Number(li.querySelector('b').textContent)])"))
+        heading = page.text_content("section h2")
+        page.screenshot(path=str(ui_shots / "ui-dashboard.png"), full_page=True)
+        assert shown == truth and heading == f"Runs of the last 24 hours: {sum(truth.values())}", (shown, truth, heading)
+        assert len(truth) >= 3  # Success, Failed, Cancelled, Running, Scheduled in this history
+        page.click("ul.counts li[data-state='Failed'] a")
+        page.wait_for_url(f"{server.api}/flow-runs?*")
+        listed = page.evaluate("() => [...document.querySelectorAll('#run-list tbody tr')].map((tr) => tr.cells[2].textContent.trim())")
+        assert listed == ["Failed"] * truth["Failed"], listed
+        assert problems == [], problems
+    finally:
+        context.close()
+        server.stop()
+
+
+SCHEDULED_FLOW = '''
+from datetime import timedelta
+from perfect_nb import Flow, task
+from perfect_nb.schedules import IntervalSchedule
+
+@task
+def tick():
+    return 1
+
+with Flow("hourly", schedule=IntervalSchedule(interval=timedelta(hours=1))) as flow:
+    tick()
+'''
+
+
+def test_the_schedule_switch_turns_the_schedule_off_and_on(browser, ui_shots, tmp_path):
+    from tests.backend.test_agent import Orchestra
+
+    home = tmp_path / "home"
+    home.mkdir()
+    band = Orchestra(f"sqlite:///{tmp_path / 'server.db'}", home, tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    try:
+        flow_id = band.register(SCHEDULED_FLOW, name="hourly.py")
+        active = lambda: band.client.request("GET", f"/flows/{flow_id}")["schedule_active"]  # noqa: E731
+        upcoming = lambda: [r for r in band.client.flow_runs(flow_id=flow_id) if type(r.state).__name__ == "Scheduled"]  # noqa: E731
+        deadline = time.monotonic() + 10
+        while not upcoming():  # the server's scheduler makes the next runs
+            assert time.monotonic() < deadline, "the scheduler made no run"
+            time.sleep(0.1)
+        page.goto(f"{band.server.api}/flows/{flow_id}")
+        assert active() is True and page.text_content("#schedule-state") == "on"
+        page.click("#schedule-toggle")
+        page.wait_for_function("() => document.getElementById('schedule-state').textContent === 'off'")  # after the page reloads
+        assert active() is False and upcoming() == [] and page.text_content("#schedule-toggle").strip() == "Turn on"
+        page.screenshot(path=str(ui_shots / "ui-schedule-off.png"), full_page=True)
+        page.click("#schedule-toggle")
+        page.wait_for_function("() => document.getElementById('schedule-state').textContent === 'on'")
+        assert active() is True and page.text_content("#schedule-toggle").strip() == "Turn off"
+        deadline = time.monotonic() + 10
+        while not upcoming():  # on again: its runs are made again
+            assert time.monotonic() < deadline, "no run was scheduled after the schedule was switched on"
+            time.sleep(0.1)
+        assert problems == [], problems
+    finally:
+        context.close()
+        band.close()

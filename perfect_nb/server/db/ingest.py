@@ -113,7 +113,9 @@ _TASK_UPSERT = (
     f"INSERT INTO task_runs ({', '.join(_TASK_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (id) DO UPDATE SET "
     "state = excluded.state, message = excluded.message, seq = excluded.seq, end_time = excluded.end_time, updated = excluded.updated, "
     "lease = excluded.lease, result_location = excluded.result_location, "
-    "result_preview = CASE WHEN excluded.result_location IS NULL THEN NULL ELSE task_runs.result_preview END, start_time = coalesce(task_runs.start_time, excluded.start_time), "
+    "result_preview = CASE WHEN excluded.result_location IS NULL THEN NULL ELSE task_runs.result_preview END, "
+    "start_time = CASE WHEN excluded.lease > task_runs.lease AND excluded.start_time IS NOT NULL THEN excluded.start_time "  # a new attempt (a restart)
+    "ELSE coalesce(task_runs.start_time, excluded.start_time) END, "
     "map_size = coalesce(excluded.map_size, task_runs.map_size) "
     "WHERE task_runs.lease < excluded.lease OR task_runs.seq < excluded.seq"
 )

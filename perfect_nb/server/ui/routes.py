@@ -77,13 +77,61 @@ def _duration(start: float | None, end: float | None) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+def _seconds_text(value: Any) -> str:
+    seconds = value["microseconds"] / 1e6 if isinstance(value, dict) else float(value)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
+def _when_text(dt: Any) -> str:
+    if not isinstance(dt, dict) or "local" not in dt:
+        return ""
+    tz = dt.get("tz")
+    zone = tz if isinstance(tz, str) else (tz or {}).get("name") or f"UTC{(tz or {}).get('offset', 0) / 3600:+g}"
+    return f"{dt['local'].replace('T', ' ')[:16]} {zone}"
+
+
+def _schedule_text(schedule: Any) -> str:
+    """A flow's stored schedule in words.
+
+    >>> _schedule_text({"spec": {"clocks": [{"type": "CronClock", "cron": "0 8 * * 1-5", "start_date": None}], "filters": [{"fn": "is_weekday"}]}})
+    'cron 0 8 * * 1-5 (and 1 filter(s) or adjustment(s))'
+    >>> _schedule_text({"spec": {"clocks": [{"type": "IntervalClock", "interval": 5400, "start_date": {"local": "2024-01-01T08:00:00", "tz": "Europe/Paris"}}]}})
+    'every 90 min from 2024-01-01 08:00 Europe/Paris'
+    """
+    spec = schedule.get("spec") if isinstance(schedule, dict) else None
+    if not isinstance(spec, dict):
+        return schedule.get("repr", "") if isinstance(schedule, dict) else str(schedule or "")
+    parts = []
+    for clock in spec.get("clocks") or []:
+        kind = clock.get("type")
+        if kind == "IntervalClock":
+            text = f"every {_seconds_text(clock['interval'])}"
+        elif kind == "CronClock":
+            text = f"cron {clock.get('cron')}"
+        elif kind == "DatesClock":
+            text = f"on {len(clock.get('dates') or [])} set date(s)"
+        elif kind == "RRuleClock":
+            text = f"by the rule {clock.get('rrule')}"
+        else:
+            text = str(kind)
+        start = _when_text(clock.get("start_date") or clock.get("dtstart"))
+        text += f" from {start}" if start else ""
+        end = _when_text(clock.get("end_date"))
+        parts.append(text + (f" until {end}" if end else ""))
+    rules = sum(len(spec.get(k) or []) for k in ("filters", "or_filters", "not_filters", "adjustments"))
+    return "; ".join(parts) + (f" (and {rules} filter(s) or adjustment(s))" if rules else "")
+
+
 def _level(number: int) -> str:
     return next((name for name, n in sorted(LEVELS.items(), key=lambda kv: -kv[1]) if number >= n), "DEBUG")
 
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True,
                           undefined=jinja2.StrictUndefined)
-_env.filters.update(when=_when, duration=_duration, level=_level, color=lambda s: colors.color_for(s) if s in colors.STATE_COLORS else colors.color_for("State"),
+_env.filters.update(when=_when, duration=_duration, level=_level, schedule_text=_schedule_text, color=lambda s: colors.color_for(s) if s in colors.STATE_COLORS else colors.color_for("State"),
                     text_color=lambda s: colors.text_color(colors.color_for(s) if s in colors.STATE_COLORS else colors.color_for("State")),
                     tojson_safe=lambda v: jinja2.utils.htmlsafe_json_dumps(v))
 _env.globals["FAILED"] = FAILED

@@ -274,7 +274,10 @@
     schedule();
     document.getElementById("cancel").disabled = finished.has(e.state) || e.state === "Cancelling";
     document.getElementById("restart").disabled = !(finished.has(e.state) && restartable.has(e.state));
-    if (finished.has(e.state) && changed) done();
+    if (finished.has(e.state) && changed) {
+      document.getElementById("action-result").textContent = "";   // "Cancel requested." has been answered
+      done();
+    }
   }
 
   function receive(e) {
