@@ -188,12 +188,10 @@ def test_message_result_and_context_are_kept():
 @pytest.mark.parametrize(
     "state, attribute, value",
     [
-        (Scheduled(), "start_time", None),
-        (Paused(), "start_time", None),
+        (Paused(), "start_time", None),  # Prefect 1.4.1: None for Paused, now for Scheduled, Resume, Retrying, Queued
         (Retrying(), "run_count", 1),
         (Looped(), "loop_count", 1),
         (Submitted(), "state", None),
-        (Queued(), "start_time", None),
         (Mapped(), "map_states", []),
         (Cached(), "cached_parameters", None),
         (Cached(), "cached_result_expiration", None),
@@ -202,6 +200,13 @@ def test_message_result_and_context_are_kept():
 )
 def test_subclass_field_defaults(state, attribute, value):
     assert getattr(state, attribute) == value
+
+
+@pytest.mark.parametrize("cls", [Scheduled, Resume, Retrying, Queued])
+def test_start_time_defaults_to_now(cls):
+    """Prefect 1.4.1: Scheduled(), Resume(), Retrying() and Queued() start now (UTC); Paused() has None."""
+    before = dt.datetime.now(dt.timezone.utc)
+    assert before <= cls().start_time <= dt.datetime.now(dt.timezone.utc)
 
 
 def test_counts_default_from_the_run_context():

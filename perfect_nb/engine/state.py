@@ -283,6 +283,10 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
 # slot names of states pickled by earlier versions (a cache on disk may hold them)
 _RENAMED = {"result": "_res", "_result": "_res", "context": "_context", "cached_inputs": "_cached_inputs"}
 
@@ -295,24 +299,30 @@ class Pending(State):
 
 
 class Scheduled(Pending):
-    """Waiting to run at ``start_time`` (UTC datetime, or None for now)."""
+    """Waiting to run at ``start_time`` (a UTC datetime; now when not given, as in Prefect 1;
+    None also means now)."""
 
     __slots__ = ("start_time",)
     color = "#ffab00"
 
     def __init__(self, message=None, result=None, start_time=None, context=None, cached_inputs=None):
         super().__init__(message, result, context, cached_inputs)
-        self.start_time = start_time
+        self.start_time = start_time if start_time is not None else _now()
 
     def _fields(self) -> tuple:
         return (self.start_time,)
 
 
 class Paused(Scheduled):
-    """Waiting for a person to resume it (``manual_only`` trigger, ``PAUSE`` signal)."""
+    """Waiting for a person to resume it (``manual_only`` trigger, ``PAUSE`` signal);
+    ``start_time`` None unless given (as in Prefect 1)."""
 
     __slots__ = ()
     color = "#99a8e8"
+
+    def __init__(self, message=None, result=None, start_time=None, context=None, cached_inputs=None):
+        State.__init__(self, message, result, context, cached_inputs)
+        self.start_time = start_time
 
 
 class Resume(Scheduled):
@@ -365,7 +375,7 @@ class Queued(MetaState):
 
     def __init__(self, message=None, result=None, state=None, start_time=None, context=None, cached_inputs=None):
         super().__init__(message, result, state, context, cached_inputs)
-        self.start_time = start_time
+        self.start_time = start_time if start_time is not None else _now()
 
     def _fields(self) -> tuple:
         return (self.state, self.start_time)

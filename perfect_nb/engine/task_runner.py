@@ -316,8 +316,7 @@ class TaskRunner(TaskRunnerSteps):
         if task.retry_on is not None and not isinstance(state.result, task.retry_on):
             return state
         retry = Retrying(
-            f"Retrying Task (after attempt {run_count} of {task.max_retries + 1})",
-            result=state.result,
+            f"Retrying Task (after attempt {run_count} of {task.max_retries + 1})",  # no result, as in Prefect 1
             start_time=_dt.datetime.now(_dt.timezone.utc) + delay,
             run_count=run_count,
             cached_inputs=inputs,
