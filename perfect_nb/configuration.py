@@ -206,19 +206,24 @@ def _interpolate(node: dict, root: dict) -> None:
 
 
 def _resolve(value: str, root: dict, depth: int) -> Any:
-    whole = _REFERENCE.fullmatch(value)
-    if whole is not None:  # one reference: the key's value, with its type
-        found = Config.get_nested(root, whole.group(1))  # type: ignore[arg-type]
-        if found is not None and not isinstance(found, str):
-            return found
-
+    """Replace ``${key}`` references, innermost first (``"${a.${b}}"``), then ``$VAR``s."""
     def one(match: re.Match) -> str:
         found = Config.get_nested(root, match.group(1))  # type: ignore[arg-type]
         if found is None:
-            return match.group(0)
+            return match.group(0)  # not a key: maybe an environment variable, ``${HOME}``
         return str(_resolve(found, root, depth + 1) if isinstance(found, str) and depth < 10 else found)
 
-    return os.path.expandvars(_REFERENCE.sub(one, value))
+    for _ in range(10):
+        whole = _REFERENCE.fullmatch(value)
+        if whole is not None:  # one reference: the key's value, with its type
+            found = Config.get_nested(root, whole.group(1))  # type: ignore[arg-type]
+            if found is not None:
+                return _resolve(found, root, depth + 1) if isinstance(found, str) and depth < 10 else found
+        new = _REFERENCE.sub(one, value)
+        if new == value:
+            break
+        value = new
+    return os.path.expandvars(value)
 
 
 def _from_environment() -> dict:

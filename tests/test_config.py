@@ -106,6 +106,24 @@ def test_the_user_file_with_references_and_environment_variables(tmp_path):
     assert got == [f"{tmp_path}/x", "hello", 4200, {"TOKEN": "abc"}, 5.0, 2, 5.0]
 
 
+def test_references_are_typed_nested_and_environment_variables_expand_only_by_name(tmp_path):
+    """1.4.1 with a user config.toml where general.x = 1, nested.x = "${general.x}",
+    x_interpolated = "${general.x} + 1", y = "${general.y} or bye", interpolation.value =
+    "${general.nested.${interpolation.key}}" (key "x"), and "$HOME", "xxx$HOMExxx", "a $HOME b",
+    "${HOME}/x", "$NOPE_NOT_SET": gives 1 (an int), "1 + 1", "hi or bye", 1, and "/root",
+    "xxx$HOMExxx", "a /root b", "/root/x", "$NOPE_NOT_SET" (HOME=/root)."""
+    (tmp_path / "config.toml").write_text(
+        '[general]\nx = 1\ny = "hi"\n[general.nested]\nx = "${general.x}"\nx_interpolated = "${general.x} + 1"\n'
+        'y = "${general.y} or bye"\n[interpolation]\nkey = "x"\nvalue = "${general.nested.${interpolation.key}}"\n'
+        '[env_vars]\nplain = "$HOME"\nglued = "xxx$HOMExxx"\nspaced = "a $HOME b"\nbraced = "${HOME}/x"\nmissing = "$NOPE_NOT_SET"\n'
+    )
+    code = ("import json, perfect_nb as p; c = p.config\n"
+            "print(json.dumps([c.general.nested.x, c.general.nested.x_interpolated, c.general.nested.y, c.interpolation.value, dict(c.env_vars)]))")
+    got = in_new_python(code, tmp_path, HOME="/root")
+    assert got == [1, "1 + 1", "hi or bye", 1, {"plain": "/root", "glued": "xxx$HOMExxx", "spaced": "a /root b",
+                                               "braced": "/root/x", "missing": "$NOPE_NOT_SET"}]
+
+
 def test_a_broken_user_file_warns_and_perfect_nb_still_imports(tmp_path):
     """1.4.1 with a user config.toml reading "[flows" fails to import (toml.decoder.TomlDecodeError).
     Here perfect_nb imports with a warning naming the file and saying to fix or delete it, and uses
