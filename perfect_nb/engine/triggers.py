@@ -94,7 +94,7 @@ def not_all_skipped(upstream_states: dict) -> bool:
     skipped (as in Prefect 1, that includes having no upstream tasks)."""
     states = _states(upstream_states)
     if all(isinstance(s, Skipped) for s in states):
-        raise signals.SKIP("All upstream tasks were skipped.")
+        raise signals.SKIP("All upstreams were skipped", result=None)  # message and result as in Prefect 1.4.1
     if not all(isinstance(s, Success) for s in states):
         raise signals.TRIGGERFAIL('Trigger was "not_all_skipped" but some of the upstream tasks failed.')
     return True
