@@ -14,6 +14,7 @@ the process the same way.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import signal
 import socket
@@ -166,6 +167,8 @@ def execute_flow_run(run_id: str, lease: int | None = None, api: str | None = No
         task_states, _ = restart_states(flow, info.task_runs)
         context = {"flow_run_id": run_id, "flow_id": info.flow_id, "flow_run_name": info.name, "flow_run_lease": lease,
                    "checkpointing": True}  # results are written, whatever config.flows.checkpointing says: a restart reuses them
+        if info.get("scheduled_start_time") is not None:  # context.scheduled_start_time is the run's, as in Prefect Server
+            context["scheduled_start_time"] = _dt.datetime.fromtimestamp(info["scheduled_start_time"], _dt.timezone.utc)
         try:
             state = flow.run(parameters=info.parameters, run_on_schedule=False, backend=client, context=context, task_states=task_states)
         except KeyboardInterrupt:  # interrupted before the flow runner took over
