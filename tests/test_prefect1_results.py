@@ -224,3 +224,36 @@ def test_a_checkpointed_task_holds_its_local_result(tmp_path):
     hit = second.result[b]
     assert type(hit) is st.Cached and hit.message == "Result found at task target t-3.pkl"
     assert type(hit._result) is LocalResult and hit.result == 4 and hit._result.location == str(tmp_path / "t-3.pkl")
+
+
+# --- serialize / deserialize -----------------------------------------------------------------------
+
+def test_serialize_writes_what_a_state_is_not_its_value(tmp_path):
+    """1.4.1: Success('ok', result=3).serialize() == {'context': {}, 'message': 'ok', '_result':
+    {'location': None, '__version__': ..., 'type': 'Result'}, 'cached_inputs': {}, '__version__': ...,
+    'type': 'Success'}; a Retrying adds start_time (ISO) and run_count and holds NoResultType; a
+    Mapped has n_map_states and no _result; a LocalResult adds its dir and location."""
+    data = st.Success("ok", result=3).serialize()
+    version = data.pop("__version__")
+    assert data == {"context": {}, "message": "ok", "_result": {"location": None, "__version__": version, "type": "Result"},
+                    "cached_inputs": {}, "type": "Success"}
+    retry = st.Retrying("r", run_count=2).serialize()
+    assert retry["run_count"] == 2 and retry["_result"]["type"] == "NoResultType" and isinstance(retry["start_time"], str)
+    mapped = st.Mapped("m", map_states=[st.Success()]).serialize()
+    assert mapped["n_map_states"] == 1 and "_result" not in mapped
+    local = st.Success("s", result=LocalResult(dir=str(tmp_path), location=str(tmp_path / "x.pkl"))).serialize()["_result"]
+    assert (local["type"], local["dir"], local["location"]) == ("LocalResult", str(tmp_path), str(tmp_path / "x.pkl"))
+    assert st.Paused("p").serialize()["start_time"] is None
+
+
+def test_deserialize_gives_a_state_holding_the_location():
+    """1.4.1: State.deserialize(Success('ok', result=3).serialize()) is <Success: "ok"> holding
+    <Result: None>; a Queued's inner state comes back (<Pending: "p">); a Retrying keeps its
+    run_count; cached inputs come back as Results with their location."""
+    back = st.State.deserialize(st.Success("ok", result=3).serialize())
+    assert type(back) is st.Success and back.message == "ok" and repr(back._result) == "<Result: None>" and back.result is None
+    queued = st.State.deserialize(st.Queued("q", state=st.Pending("p")).serialize())
+    assert type(queued.state) is st.Pending and queued.state.message == "p"
+    assert st.State.deserialize(st.Retrying("r", run_count=2).serialize()).run_count == 2
+    cached = st.State.deserialize(st.Cached("c", cached_inputs={"x": Result(1, location="L")}).serialize())
+    assert type(cached.cached_inputs["x"]) is Result and cached.cached_inputs["x"].location == "L"

@@ -197,6 +197,19 @@ class State:
         self.cached_inputs = inputs
         return self
 
+    def serialize(self) -> dict:
+        """A JSON-compatible dict of the state (no result value), as Prefect 1 writes it."""
+        from perfect_nb.engine.state_dict import to_dict
+
+        return to_dict(self)
+
+    @staticmethod
+    def deserialize(json_blob: dict) -> "State":
+        """The state a ``serialize()`` dict describes; its result is a Result holding only the location."""
+        from perfect_nb.engine.state_dict import from_dict
+
+        return from_dict(json_blob)
+
     @property
     def type(self) -> str:
         return type(self).__name__
