@@ -18,6 +18,7 @@ they configure Prefect Server or Cloud, whose settings mean other things here (s
 ``PERFECT_NB__BACKEND__KIND`` or ``PERFECT_NB__SERVER__PORT`` instead).
 
 >>> import os, tempfile
+>>> saved = os.environ.get("PERFECT_NB_HOME")
 >>> os.environ["PERFECT_NB_HOME"] = tempfile.mkdtemp()
 >>> load_config().backend.kind
 'none'
@@ -30,8 +31,8 @@ they configure Prefect Server or Cloud, whose settings mean other things here (s
 >>> os.environ["PREFECT__TASKS__DEFAULTS__MAX_RETRIES"] = "2"
 >>> load_config().tasks.defaults.max_retries
 2
->>> del os.environ["PERFECT_NB__BACKEND__KIND"], os.environ["PERFECT_NB_HOME"]
->>> del os.environ["PREFECT__TASKS__DEFAULTS__MAX_RETRIES"]
+>>> del os.environ["PERFECT_NB__BACKEND__KIND"], os.environ["PREFECT__TASKS__DEFAULTS__MAX_RETRIES"]
+>>> _ = os.environ.pop("PERFECT_NB_HOME") if saved is None else os.environ.update(PERFECT_NB_HOME=saved)
 """
 
 from __future__ import annotations
