@@ -222,10 +222,10 @@ def test_a_task_run_on_its_own_has_no_flow_keys():
 
 # --- templates ------------------------------------------------------------------------------------
 def test_task_run_name_and_target_format_from_the_same_keys(tmp_path):
-    """1.4.1 (checkpointing on, Parameter "today" = "PARAM"): task_run_name "{today}|{x}|{date:%Y}"
-    becomes "2026-12-07|PARAM|2026" (the context's today wins over a parameter of that name; the
-    input x is the parameter) and target "{today}-{map_index}-{date:%A}.txt" writes
-    "2026-12-07-None-Monday.txt"."""
+    """1.4.1 (checkpointing on, Parameter "today" = "PARAM", run on Monday 2026-12-07): task_run_name
+    "{today}|{x}|{date:%Y}" becomes "2026-12-07|PARAM|2026" (the context's today wins over a
+    parameter of that name; the input x is the parameter) and target "{today}-{map_index}-{date:%A}.txt"
+    writes "2026-12-07-None-Monday.txt". Here the same with date 2024-03-01 (a Friday) given."""
     @task(target="{today}-{map_index}-{date:%A}.txt", result=LocalResult(dir=tmp_path), task_run_name="{today}|{x}|{date:%Y}")
     def t(x):
         return context.task_run_name
@@ -235,6 +235,19 @@ def test_task_run_name_and_target_format_from_the_same_keys(tmp_path):
     state = flow.run(context={"checkpointing": True, "date": DAY})
     assert state.result[r].result == "2024-03-01|PARAM|2024"
     assert os.listdir(tmp_path) == ["2024-03-01-None-Friday.txt"]
+
+
+def test_a_result_location_formats_from_the_same_keys(tmp_path):
+    """1.4.1 (checkpointing on, date 2024-03-01): LocalResult(location="{date:%A}-{task_name}-{flow_name}.out")
+    writes "Friday-t-f.out"."""
+    @task(result=LocalResult(dir=tmp_path, location="{date:%A}-{task_name}-{flow_name}.out"))
+    def t():
+        return 1
+
+    with Flow("f") as flow:
+        t()
+    flow.run(context={"checkpointing": True, "date": DAY})
+    assert os.listdir(tmp_path) == ["Friday-t-f.out"]
 
 
 def test_a_callable_task_run_name_gets_the_date_keys():
