@@ -195,9 +195,10 @@ async def set_flow_run_state(run_id: str, body: StateIn, request: Request) -> di
 
 @router.get("/flow_runs/{run_id}/logs")
 async def flow_run_logs(run_id: str, request: Request, level: int = 0, after_id: int = 0, task_run_id: str | None = None,
-                        limit: int = Query(1000, ge=1, le=10000)) -> list[dict]:
+                        limit: int = Query(1000, ge=1, le=10000), search: str | None = Query(None, max_length=200)) -> list[dict]:
+    """Log lines after ``after_id`` at ``level`` or above; ``search``: only those containing that text (any case)."""
     await _call(request, q.get_flow_run, run_id)
-    return await _call(request, q.list_logs, run_id, level, after_id, task_run_id, limit)
+    return await _call(request, q.list_logs, run_id, level, after_id, task_run_id, limit, search)
 
 
 @router.get("/task_runs/{task_run_id}")

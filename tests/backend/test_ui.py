@@ -371,3 +371,23 @@ def test_a_restarted_task_runs_duration_is_that_of_its_last_attempt(client, serv
     row = client.request("GET", f"/task_runs/{tid}")
     assert (row["start_time"], row["end_time"], row["state"]) == (t0 + 90, t0 + 92, "Success")
     assert re.search(r'<td class="dur">2\.00 s</td>', get(server, f"/flow-runs/{run}").text)
+
+
+def test_a_long_log_is_cut_on_the_page_and_searched_on_the_server(client, server, registered):
+    run = recorded_run(client, registered, {})
+    now = time.time()
+    lines = [{"id": str(uuid.uuid4()), "type": "log", "flow_run_id": run, "task_run_id": None, "level": 40 if i % 500 == 0 else 20,
+              "name": "perfect_nb.task", "message": f"line {i}" + (" 100% needle_x" if i == 2400 else ""), "ts": now} for i in range(2500)]
+    for start in range(0, 2500, 1000):
+        client.post_events(lines[start:start + 1000])
+    page = get(server, f"/flow-runs/{run}").text
+    assert page.count('<tr data-level=') == 2000 and 'id="logs-cut" hidden' not in page and "line 2400" not in page
+    import json
+    boot = json.loads(html_lib.unescape(page.split('id="boot">')[1].split("</script>")[0]))
+    newest = client.request("GET", f"/flow_runs/{run}/logs", params={"after_id": 0, "limit": 10000})[-1]["id"]
+    assert boot["logs_cut"] is True and boot["last_log"] == newest  # new lines are polled after the newest, not after the 2,000th
+    found = client.request("GET", f"/flow_runs/{run}/logs", params={"search": "100% NEEDLE_x", "limit": 2000})
+    assert [l["message"] for l in found] == ["line 2400 100% needle_x"]
+    assert client.request("GET", f"/flow_runs/{run}/logs", params={"search": "0%_needle"}) == []  # % and _ are text, not wildcards
+    errors = client.request("GET", f"/flow_runs/{run}/logs", params={"level": 40, "limit": 2000})
+    assert [l["message"] for l in errors] == ["inc[1] failed: boom"] + [f"line {i}" for i in range(0, 2500, 500)]

@@ -471,3 +471,51 @@ def test_the_schedule_switch_turns_the_schedule_off_and_on(browser, ui_shots, tm
     finally:
         context.close()
         band.close()
+
+
+def test_a_long_logs_level_and_search_ask_the_server(browser, ui_shots, tmp_path):
+    """2,500 log lines: the page holds the first 2,000; typing in Search or choosing a Level finds lines beyond them."""
+    import uuid
+
+    from perfect_nb import Flow, task
+    from perfect_nb.client import Client
+    from tests.backend.conftest import ServerProcess
+
+    @task
+    def talk():
+        return 1
+
+    with Flow("talkative") as flow:
+        talk()
+    home = tmp_path / "home"
+    home.mkdir()
+    server = ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", home).start()
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    try:
+        with Client(api=server.api) as client:
+            client.create_project("p")
+            run = client.create_flow_run(client.register(flow, "p")["id"], parameters={})
+            now = time.time()
+            lines = [{"id": str(uuid.uuid4()), "type": "log", "flow_run_id": run, "task_run_id": None, "level": 40 if i % 1000 == 999 else 20,
+                      "name": "perfect_nb.task", "message": f"line {i}" + (" <b>needle</b>" if i == 2400 else ""), "ts": now + i / 1000} for i in range(2500)]
+            for start in range(0, 2500, 1000):
+                client.post_events(lines[start:start + 1000])
+            client.post_events([{"id": str(uuid.uuid4()), "type": "state", "flow_run_id": run, "task_run_id": None, "state": "Success", "finished": True, "seq": 1, "ts": now + 3}])
+        page.goto(f"{server.api}/flow-runs/{run}")
+        visible = "() => [...document.querySelectorAll('#logs tbody tr')].filter((tr) => !tr.hidden).map((tr) => tr.querySelector('td.line').textContent)"
+        assert len(page.evaluate(visible)) == 2000 and page.is_visible("#logs-cut")
+        page.fill("#log-search", "NEEDLE")
+        page.wait_for_selector("#logs-found:not([hidden])")
+        assert page.evaluate(visible) == ["line 2400 <b>needle</b>"]  # found beyond the 2,000 lines, shown as text
+        page.screenshot(path=str(ui_shots / "ui-log-search.png"), full_page=False)
+        page.fill("#log-search", "")
+        page.select_option("#log-level", label="ERROR")
+        page.wait_for_function("() => document.getElementById('logs-found').textContent.includes('at ERROR')")
+        assert page.evaluate(visible) == ["line 999", "line 1999"], page.evaluate(visible)
+        assert problems == [], problems
+    finally:
+        context.close()
+        server.stop()

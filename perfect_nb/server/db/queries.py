@@ -212,11 +212,15 @@ def get_task_run(conn: sa.Connection, task_run_id: str) -> dict:
     return {**_row(row), "states": list_states(conn, row.flow_run_id, task_run_id=task_run_id)}
 
 
-def list_logs(conn: sa.Connection, flow_run_id: str, level: int = 0, after_id: int = 0, task_run_id: str | None = None, limit: int = 1000) -> list[dict]:
+def list_logs(conn: sa.Connection, flow_run_id: str, level: int = 0, after_id: int = 0, task_run_id: str | None = None, limit: int = 1000,
+              search: str | None = None) -> list[dict]:
+    """A run's log lines in order; ``search``: only those whose message contains it (any case, % and _ as typed)."""
     query = sa.select(logs.c.id, logs.c.task_run_id, logs.c.level, logs.c.name, logs.c.message, logs.c.timestamp).where(
         logs.c.flow_run_id == flow_run_id, logs.c.id > after_id, logs.c.level >= level)
     if task_run_id:
         query = query.where(logs.c.task_run_id == task_run_id)
+    if search:
+        query = query.where(logs.c.message.icontains(search, autoescape=True))
     return [_row(r) for r in conn.execute(query.order_by(logs.c.id).limit(min(limit, 10 * MAX_PAGE)))]
 
 

@@ -53,6 +53,7 @@ FAILED = ("Failed", "TimedOut", "TriggerFailed", "ValidationFailed")
 SUCCEEDED = sorted(name for name, cls in _api.STATE_NAMES.items() if issubclass(cls, _state.Success))
 TASK_ROWS = 500  # rows of the task-run table; a 5,000-item map is summed up by state above it
 TIMELINE_BARS = 200  # bars of the timeline: the first task runs to start
+LOG_LINES = 2000  # log lines a run page is rendered with (search and level then ask the server)
 MARK_AS = ("Success", "Failed", "Cancelled")
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
@@ -297,12 +298,14 @@ async def flow_run_page(request: Request, run_id: str, level: str = "DEBUG") -> 
     graph = run["graph"] or (flow or {}).get("graph")
     svg, mapped = run_svg(graph, run["task_runs"])
     floor = LEVELS.get(level.upper(), 0)
-    logs = await _api._call(request, q.list_logs, run_id, 0, 0, None, 2000)
+    logs = await _api._call(request, q.list_logs, run_id, 0, 0, None, LOG_LINES)
+    logs_cut = len(logs) == LOG_LINES
+    last_log = (await _api._call(request, data.last_log_id, run_id)) if logs_cut else (logs[-1]["id"] if logs else 0)
     names = {t["id"]: t["task_name"] + (f"[{t['map_index']}]" if t["map_index"] >= 0 else "") for t in run["task_runs"]}
     states = await _api._call(request, q.list_states, flow_run_id=run_id)
     shown = run["task_runs"][:TASK_ROWS]
     boot = {"run_id": run_id, "state": run["state"], "mapped": mapped, "colors": colors.STATE_COLORS, "finished": sorted(_api.FINISHED), "order": list(colors.LEGEND_ORDER), "succeeded": SUCCEEDED,
-            "restartable": list(FAILED) + ["Cancelled"], "text": {s: colors.text_color(c) for s, c in colors.STATE_COLORS.items()}, "last_log": logs[-1]["id"] if logs else 0,
+            "restartable": list(FAILED) + ["Cancelled"], "text": {s: colors.text_color(c) for s, c in colors.STATE_COLORS.items()}, "last_log": last_log, "logs_cut": logs_cut,
             "task_runs": {f"{t['task_slug']}|{t['map_index']}": t["state"] for t in run["task_runs"]}, "version": run["version"],
             # what the table and the timeline show of the first rows: [key, id, name, start, end]
             "rows": [[f"{t['task_slug']}|{t['map_index']}", t["id"], t["task_name"], t["start_time"], t["end_time"]] for t in shown],
@@ -314,7 +317,7 @@ async def flow_run_page(request: Request, run_id: str, level: str = "DEBUG") -> 
         counts[t["state"]] = counts.get(t["state"], 0) + 1
     return _page(request, "flow_run.html", title=f"{run['name']} · run", run=run, flow=flow, svg=svg, logs=logs, names=names, level=level.upper(),
                  timeline=timeline, shown_tasks=shown, more_tasks=max(len(run["task_runs"]) - TASK_ROWS, 0), task_counts=dict(sorted(counts.items())),
-                 floor=floor, levels=LEVELS, states=states, boot=boot, finished=run["state"] in _api.FINISHED, mark_as=MARK_AS)
+                 floor=floor, levels=LEVELS, logs_cut=logs_cut, log_lines=LOG_LINES, states=states, boot=boot, finished=run["state"] in _api.FINISHED, mark_as=MARK_AS)
 
 
 def _timeline(run: dict, task_runs: list[dict], limit: int = 200) -> dict | None:  # run.js draws the same from the stream

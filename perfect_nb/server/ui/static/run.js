@@ -171,6 +171,7 @@
 
   function drawCounts() {
     const ul = document.getElementById("task-counts");
+    ul.hidden = counts.size === 0;
     ul.replaceChildren(...[...counts.keys()].sort().map((s) => {
       const li = document.createElement("li");
       const b = document.createElement("b");
@@ -313,23 +314,56 @@
     return Number(tr.dataset.level) >= Number(levelSelect.value) && (!needle || tr.textContent.toLowerCase().includes(needle));
   }
   function filterLogs() { document.querySelectorAll("#logs tr").forEach((tr) => { tr.hidden = !shown(tr); }); }
-  levelSelect.addEventListener("change", filterLogs);
-  searchBox.addEventListener("input", filterLogs);
   const levelNames = [[50, "CRITICAL"], [40, "ERROR"], [30, "WARNING"], [20, "INFO"], [0, "DEBUG"]];
+  const logBody = document.querySelector("#logs tbody");
+  const MAX_LOG_ROWS = 5000;          // lines kept in the page; older ones go (the server has them all)
+  let logsCut = boot.logs_cut;        // the page does not hold every line: search and level ask the server
+  function addLine(l) {
+    lastLog = Math.max(lastLog, l.id);
+    const tr = document.createElement("tr");
+    tr.dataset.level = l.level;
+    const cells = [when(l.timestamp), levelNames.find(([n]) => l.level >= n)[1], taskNames.get(l.task_run_id) || "", l.message];
+    cells.forEach((text, i) => { const td = document.createElement("td"); td.textContent = text; td.className = ["ts", "lvl lvl" + l.level, "task", "line"][i]; tr.appendChild(td); });
+    tr.hidden = !shown(tr);
+    logBody.appendChild(tr);
+  }
+  function trimLogs() {
+    let extra = logBody.rows.length - MAX_LOG_ROWS;
+    if (extra > 0) { logsCut = true; document.getElementById("logs-cut").hidden = false; }
+    while (extra-- > 0) logBody.rows[0].remove();
+  }
+  let searchTimer = 0, asked = 0;
+  function searchServer() {   // every line of the run at that level with that text (the first 2,000)
+    const needle = searchBox.value.trim();
+    const mine = ++asked;
+    const query = `level=${Number(levelSelect.value)}&limit=2000` + (needle ? `&search=${encodeURIComponent(needle)}` : "");
+    fetch(`/api/flow_runs/${boot.run_id}/logs?${query}`, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((lines) => {
+        if (!lines || mine !== asked) return;   // a newer search is on its way
+        logBody.replaceChildren();
+        lines.forEach(addLine);
+        const found = document.getElementById("logs-found");
+        found.hidden = false;
+        found.textContent = `${lines.length === 2000 ? "The first 2,000" : lines.length} line${lines.length === 1 ? "" : "s"} of the run`
+          + `${needle ? ` containing “${needle}”` : ""} at ${levelSelect.selectedOptions[0].textContent} or above, from the server.`;
+      })
+      .catch(() => {});
+  }
+  function onFilter() {
+    filterLogs();   // at once, in what the page holds
+    if (!logsCut) return;
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(searchServer, 300);
+  }
+  levelSelect.addEventListener("change", onFilter);
+  searchBox.addEventListener("input", onFilter);
   function pollLogs() {
     return fetch(`/api/flow_runs/${boot.run_id}/logs?after_id=${lastLog}`, { credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : []))
       .then((lines) => {
-        const body = document.querySelector("#logs tbody");
-        for (const l of lines) {
-          lastLog = Math.max(lastLog, l.id);
-          const tr = document.createElement("tr");
-          tr.dataset.level = l.level;
-          const cells = [when(l.timestamp), levelNames.find(([n]) => l.level >= n)[1], taskNames.get(l.task_run_id) || "", l.message];
-          cells.forEach((text, i) => { const td = document.createElement("td"); td.textContent = text; td.className = ["ts", "lvl lvl" + l.level, "task", "line"][i]; tr.appendChild(td); });
-          tr.hidden = !shown(tr);
-          body.appendChild(tr);
-        }
+        lines.forEach(addLine);
+        trimLogs();
         if (lines.length) { const none = document.getElementById("no-logs"); if (none) none.remove(); }
       })
       .catch(() => {});
