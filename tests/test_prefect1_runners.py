@@ -133,6 +133,24 @@ def test_check_task_ready_to_map():
     assert (kind, type(state), state.message) == ("ENDRUN", Mapped, "Ready to proceed with mapping.")
 
 
+def test_run_as_a_mapped_parent():
+    """1.4.1: TaskRunner(inc).run(upstream_states={mapped edge: Success(result=[1, 2])},
+    is_mapped_parent=True) gives <Mapped: "Ready to proceed with mapping.">; with a Failed upstream
+    <Failed: "No upstream states can be mapped over.">; without is_mapped_parent the body runs on
+    the whole list (TypeError -> Failed)."""
+    @task
+    def plus(x):
+        return x + 1
+
+    edge = Edge(UP, plus, key="x", mapped=True)
+    mapped = TaskRunner(plus).run(upstream_states={edge: Success(result=[1, 2])}, is_mapped_parent=True)
+    assert type(mapped) is Mapped and mapped.message == "Ready to proceed with mapping."
+    failed = TaskRunner(plus).run(upstream_states={edge: Failed()}, is_mapped_parent=True)
+    assert type(failed) is Failed and failed.message == "No upstream states can be mapped over."
+    whole = TaskRunner(plus).run(upstream_states={edge: Success(result=[1, 2])})
+    assert type(whole) is Failed and isinstance(whole.result, TypeError)
+
+
 def test_handle_state_change_calls_the_task_handlers():
     """1.4.1: TaskRunner(t).handle_state_change(Pending(), Running()) returns <Running> and the
     task's handler saw (<Pending>, <Running>)."""

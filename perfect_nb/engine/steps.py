@@ -116,6 +116,16 @@ class TaskRunnerSteps:
                 raise ENDRUN(self._transition(state, failed, None))
         raise ENDRUN(self._transition(state, Mapped("Ready to proceed with mapping."), None))
 
+    def mapped_parent_state(self, state: State, upstream_states: dict) -> State:
+        """What ``run(..., is_mapped_parent=True)`` returns: the parent's state before its
+        children run (Mapped("Ready to proceed with mapping."), or why it cannot map)."""
+        try:
+            self.check_upstream_finished(state, upstream_states)
+            state = self.check_upstream_skipped(state, upstream_states)
+            return self.check_task_ready_to_map(state, upstream_states)
+        except ENDRUN as end:
+            return end.state
+
     def check_task_trigger(self, state: State, upstream_states: dict) -> State:
         """Ask the task's trigger; ENDRUN(TriggerFailed) (or the signal's state) when it says no."""
         return self._trigger(state, upstream_states, None)

@@ -102,6 +102,8 @@ class TaskRunner(TaskRunnerSteps):
         """
         state = state if state is not None else Pending()
         upstream_states = upstream_states or {}
+        if is_mapped_parent:  # Prefect 1's call for a mapped task: Mapped when it can map, its children are not run
+            return self.mapped_parent_state(state, upstream_states)
         if base_context is None:  # run on its own, not by a flow runner
             base_context = {**_context.current(), **(context or {})}
             base_context.setdefault("checkpointing", config.flows.checkpointing)
