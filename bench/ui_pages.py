@@ -40,13 +40,14 @@ def _graph(tasks: int) -> dict:
 
 
 def seed(url: str, runs: int = 10_000, tasks_per_run: int = 100, task_states: bool = True, logs_per_run: int = 5, flows: int = FLOWS,
-         now: float | None = None) -> dict:
+         map_size: int = 0, now: float | None = None) -> dict:
     """Fill an empty database at ``url`` (migrated here) with a history, fast.
 
     ``runs`` flow runs of ``flows`` flows that ran, created evenly over the last 29 days
     (the newest in the last 24 h, the last 5 still Running), each with ``tasks_per_run``
     task runs (two states each when ``task_states``) and ``logs_per_run`` log lines; and
-    ``UPCOMING`` more, Scheduled in the future. Returns what a page should show: the flow ids, a run
+    ``UPCOMING`` more, Scheduled in the future; with ``map_size``, one Running run ``run-map``
+    whose task maps over that many children, half of them done. Returns what a page should show: the flow ids, a run
     id with its task runs, the 24-hour counts by state, the runs per flow.
     """
     from perfect_nb.server.db import Database
@@ -96,6 +97,14 @@ def seed(url: str, runs: int = 10_000, tasks_per_run: int = 100, task_states: bo
         for k in range(logs_per_run):
             log_id += 1
             logs.append((log_id, f"l-{run_id}-{k}", run_id, f"{run_id}-t{k % max(tasks_per_run, 1)}" if tasks_per_run else None, 20, "perfect_nb.task", f"line {k} of run {i}", start + k))
+    if map_size:  # one more run, still going: a mapped task of map_size children, half of them done
+        map_run = "run-map"
+        flow_runs.append((map_run, flows[0][0], flows[0][2], "a big map", "{}", "[]", "Running", None, 2, 2, now - 600, now - 600, None, now - 600, now))
+        task_runs.append((f"{map_run}-t0", map_run, "t0", "t0", -1, "Mapped", None, 2, None, now - 590, now - 590, 0))
+        for k in range(map_size):
+            done = k < map_size // 2
+            task_runs.append((f"{map_run}-t0-{k}", map_run, "t0", "t0", k, "Success" if done else ("Running" if k < map_size // 2 + 4 else "Pending"),
+                              None, 2, now - 590 + k * 0.1, now - 590 + k * 0.1 + 0.05 if done else None, now, 0))
     tables = {
         "projects": (("id", "name", "description", "created"), [("proj-0", "proj", "", now - 31 * DAY)]),
         "flow_blobs": (("key", "data"), [("blob0", b"not a pickle: the pages never read it")]),
@@ -111,7 +120,7 @@ def seed(url: str, runs: int = 10_000, tasks_per_run: int = 100, task_states: bo
     _bulk(url, tables)
     shown = f"run-{runs - 10:06d}"  # a finished run, of the last day when there are enough runs
     return {"flow_ids": [f[0] for f in flows], "run_id": shown, "task_run_id": f"{shown}-t{max(tasks_per_run - 1, 0)}", "counts_24h": counts,
-            "runs_per_flow": per_flow, "task_runs": len(task_runs), "runs": runs, "failed": sum(1 for r in flow_runs if r[6] == "Failed")}
+            "runs_per_flow": per_flow, "task_runs": len(task_runs), "runs": runs, "failed": sum(1 for r in flow_runs if r[6] == "Failed"), "map_size": map_size, "tasks_per_run": tasks_per_run}
 
 
 def _bulk(url: str, tables: dict) -> None:
@@ -173,8 +182,9 @@ def pages(facts: dict) -> list[tuple[str, str]]:
     """(what, path) of the pages timed."""
     return [("dashboard", "/"), ("flows", "/flows"), ("projects", "/projects"), ("flow page (its DAG, tasks, 50 newest runs)", f"/flows/{facts['flow_ids'][0]}"),
             ("run list, first page", "/flow-runs"), ("run list, runs 5,001-5,100", "/flow-runs?offset=5000"), ("run list, Failed only", "/flow-runs?state=Failed"),
-            (f"run page ({facts['task_runs'] // max(facts['runs'], 1)} task runs)", f"/flow-runs/{facts['run_id']}"),
-            ("task run page", f"/task-runs/{facts['task_run_id']}"), ("agents", "/agents")]
+            (f"run page ({facts['tasks_per_run']} task runs)", f"/flow-runs/{facts['run_id']}"),
+            ("task run page", f"/task-runs/{facts['task_run_id']}"), ("agents", "/agents")] + (
+            [(f"run page of a running {facts['map_size']:,}-item map", "/flow-runs/run-map")] if facts.get("map_size") else [])
 
 
 def time_pages(api: str, facts: dict, repeats: int = 7) -> list[tuple[str, float, float]]:
@@ -202,7 +212,7 @@ def measure(url: str, runs: int, tasks: int) -> tuple[float, list[tuple[str, flo
 
     home = pathlib.Path(tempfile.mkdtemp(prefix="perfect_bench_ui_"))
     start = time.perf_counter()
-    facts = seed(url, runs=runs, tasks_per_run=tasks)
+    facts = seed(url, runs=runs, tasks_per_run=tasks, map_size=5000)
     seeded = time.perf_counter() - start
     proc = ServerProcess(url, home).start(timeout=60)
     try:
@@ -239,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.runs == 10_000 and args.tasks == 100:
         (pathlib.Path(__file__).parent / "results-ui.md").write_text(
             f"# Web UI pages benchmark ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores)\n\n"
-            f"{args.runs:,} flow runs and {args.runs * args.tasks:,} task runs (with two states each); median of 7 requests over HTTP "
+            f"{args.runs:,} flow runs and {args.runs * args.tasks:,} task runs (with two states each), and one running 5,000-item map; median of 7 requests over HTTP "
             f"after a warm-up, the server's template rendering in brackets; target under 300 ms. {seeded}.\n\n{table}")
 
 

@@ -24,6 +24,7 @@ per session; this way the pages stay plain links and forms.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import urllib.parse
@@ -132,8 +133,17 @@ def _level(number: int) -> str:
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True,
                           undefined=jinja2.StrictUndefined)
-_env.filters.update(when=_when, duration=_duration, level=_level, schedule_text=_schedule_text, color=lambda s: colors.color_for(s) if s in colors.STATE_COLORS else colors.color_for("State"),
-                    text_color=lambda s: colors.text_color(colors.color_for(s) if s in colors.STATE_COLORS else colors.color_for("State")),
+@functools.lru_cache(maxsize=256)
+def _color(state: str) -> str:
+    return colors.color_for(state) if state in colors.STATE_COLORS else colors.color_for("State")
+
+
+@functools.lru_cache(maxsize=256)
+def _text_color(state: str) -> str:  # a badge per task-run row: 500 on a big run's page, worked out once per state
+    return colors.text_color(_color(state))
+
+
+_env.filters.update(when=_when, duration=_duration, level=_level, schedule_text=_schedule_text, color=_color, text_color=_text_color,
                     tojson_safe=lambda v: jinja2.utils.htmlsafe_json_dumps(v))
 _env.globals["FAILED"] = FAILED
 
