@@ -340,3 +340,19 @@ def test_flow_run_refuses_return_tasks():
     flow, out = _flow()
     with pytest.raises(ValueError, match="cannot be provided to `flow.run"):
         flow.run(return_tasks=[out])
+
+
+def test_a_scheduled_run_starts_from_scheduled_at_its_time():
+    """1.4.1 (one interval clock event 1 s ahead): the flow handler saw <Scheduled> whose
+    start_time is the event's time, then Running("Running flow.") and Success."""
+    from perfect_nb.schedules import Schedule, clocks
+
+    seen = []
+    start = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=0.1)
+    clock = clocks.IntervalClock(dt.timedelta(seconds=1), start_date=start, end_date=start + dt.timedelta(seconds=0.5))
+    with Flow("s", schedule=Schedule(clocks=[clock]), state_handlers=[lambda f, old, new: seen.append((old, new))]) as flow:
+        task(lambda: 1, name="one")()
+    assert type(flow.run()) is Success
+    (old, new), (_, final) = seen
+    assert type(old) is Scheduled and old.message is None and abs((old.start_time - start).total_seconds()) < 0.01
+    assert (type(new), new.message, type(final)) == (Running, "Running flow.", Success)

@@ -42,7 +42,8 @@ def run_on_schedule(flow: Any, runner: Any, parameters: dict, **kwargs: Any) -> 
             return last
         params = {**(event.parameter_defaults or {}), **parameters}
         run_context = {**context, "scheduled_start_time": event.start_time}
-        last = runner.run(parameters=params, context=run_context, **kwargs)
+        state = kwargs.get("state") or Scheduled(start_time=event.start_time)  # as in Prefect 1: from Scheduled at its time
+        last = runner.run(parameters=params, context=run_context, **{**kwargs, "state": state})
         flow.last_run = last
         if isinstance(last, Cancelled):
             return last
