@@ -257,3 +257,24 @@ def test_deserialize_gives_a_state_holding_the_location():
     assert st.State.deserialize(st.Retrying("r", run_count=2).serialize()).run_count == 2
     cached = st.State.deserialize(st.Cached("c", cached_inputs={"x": Result(1, location="L")}).serialize())
     assert type(cached.cached_inputs["x"]) is Result and cached.cached_inputs["x"].location == "L"
+
+
+def test_a_task_with_a_result_holds_its_value_in_a_copy_of_it(tmp_path):
+    """1.4.1 with checkpointing off: a task with result=LocalResult(dir, location='a.pkl') ends
+    holding <LocalResult: 1> with location None (nothing written); a task without one, in a flow
+    with result=LocalResult(dir), holds <LocalResult: 2>; the folder stays empty."""
+    @task(result=LocalResult(dir=str(tmp_path), location="a.pkl"))
+    def a():
+        return 1
+
+    @task
+    def b():
+        return 2
+
+    with Flow("x", result=LocalResult(dir=str(tmp_path))) as flow:
+        x, y = a(), b()
+    state = flow.run()
+    for t, value in ((x, 1), (y, 2)):
+        held = state.result[t]._result
+        assert type(held) is LocalResult and held.value == value and held.location is None
+    assert list(tmp_path.iterdir()) == []

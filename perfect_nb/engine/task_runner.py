@@ -73,6 +73,8 @@ class TaskRunner(TaskRunnerSteps):
         self.handlers = self.task_handlers + self.state_handlers  # empty: transitions skip the handler step
         self.trigger = task.trigger or all_successful
         self.hooks = hooks_for(task, flow_result)  # result reuse and checkpointing steps
+        # as in Prefect 1, a task's value is held in a copy of its result (else the flow's) when it has one
+        self.result_template = task.result if task.result is not None else flow_result
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.task.name}>"
@@ -298,7 +300,8 @@ class TaskRunner(TaskRunnerSteps):
                 raise
             self.logger.error("Task %r: %s", ctx["task_full_name"], _describe(exc), exc_info=self.logger.isEnabledFor(logging.DEBUG))
             return Failed(f"Error during execution of task: {_base_message(exc)}", result=exc, cached_inputs=inputs)
-        return Success("Task run succeeded.", result=value)
+        template = self.result_template
+        return Success("Task run succeeded.", result=value if template is None else template.from_value(value))
 
     def _retry(self, state: State, inputs: dict, ctx: dict, emit: Emit | None) -> State:
         """A failure with retries left becomes Retrying; the flow runner re-runs it when due."""
