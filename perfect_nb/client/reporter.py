@@ -258,22 +258,16 @@ class Reporter:
 @functools.lru_cache(maxsize=1 << 16)
 def task_run_key(flow_run_id: str, slug: str, map_index: int | None) -> str:
     """The id a task run has in the server: the same for every attempt of a flow run,
-    so a restarted run updates the task runs it has. It is the name-based UUID (version 5,
-    URL namespace) of ``RUN/SLUG/INDEX``, made from the SHA-1 digest without building UUID
-    objects (this is asked once per task run while recording it).
+    so a restarted run updates the task runs it has. It starts with the flow run's id,
+    so the task runs of one run sit together in the server's indexes (recording a run
+    writes a few index pages, not one page per task run of a random id).
 
     >>> task_run_key("r1", "add-1", None) == task_run_key("r1", "add-1", None) != task_run_key("r1", "add-1", 0)
     True
-    >>> task_run_key("r1", "add-1", 0) == str(uuid.uuid5(uuid.NAMESPACE_URL, "r1/add-1/0"))
-    True
+    >>> task_run_key("3b0c0e1e-6f57-4b5c-9a43-0d3f3f0e2a10", "add-1", 0)
+    '3b0c0e1e-6f57-4b5c-9a43-0d3f3f0e2a10.8110a9c059dd9fa525fd'
     """
-    digest = bytearray(hashlib.sha1(_URL_NAMESPACE + f"{flow_run_id}/{slug}/{-1 if map_index is None else map_index}".encode()).digest()[:16])
-    digest[6], digest[8] = (digest[6] & 0x0F) | 0x50, (digest[8] & 0x3F) | 0x80  # version 5, RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+    return f"{flow_run_id}.{hashlib.sha1(f'{slug}/{-1 if map_index is None else map_index}'.encode()).hexdigest()[:20]}"
 
 
 def drain_spool(client: Any, skip: Path | None = None) -> int:

@@ -1,0 +1,48 @@
+"""Schema migrations that change stored data, run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from alembic import command
+
+from perfect_nb.client.reporter import task_run_key
+from perfect_nb.server.db import Database
+from perfect_nb.server.db import migrate
+from perfect_nb.server.db.schema import flow_runs, logs, states, task_runs
+
+
+def _to(db: Database, revision: str, down: bool = False) -> None:
+    migrate._run(db, command.downgrade if down else command.upgrade, revision)
+
+
+def test_task_runs_recorded_with_uuid_ids_are_renamed_with_their_states_and_logs(database_url):
+    """A database recorded before revision 0006 (task run ids were name-based UUIDs) is
+    upgraded so that its task runs have the ids the reporter now gives them, states and
+    logs following, so a restart of an old run updates the same rows; a downgrade gives
+    the UUIDs back."""
+    db = Database(database_url)
+    _to(db, "0005")
+    run = str(uuid.uuid4())
+    old = {(slug, index): str(uuid.uuid5(uuid.NAMESPACE_URL, f"{run}/{slug}/{index}")) for slug, index in [("inc", 0), ("inc", 1), ("total", -1)]}
+    with db.write() as conn:
+        conn.execute(flow_runs.insert(), dict(id=run, flow_name="f", name="f", parameters={}, labels=[], state="Failed", scheduled_start_time=1.0, created=1.0, updated=1.0))
+        conn.execute(task_runs.insert(), [dict(id=tid, flow_run_id=run, task_slug=slug, task_name=slug, map_index=index, state="Success", seq=1, updated=1.0)
+                                          for (slug, index), tid in old.items()])
+        conn.execute(states.insert(), [dict(event_id=f"s-{tid}", flow_run_id=run, task_run_id=tid, state="Success", timestamp=1.0) for tid in old.values()]
+                     + [dict(event_id="s-flow", flow_run_id=run, task_run_id=None, state="Failed", timestamp=2.0)])
+        conn.execute(logs.insert(), [dict(event_id=f"l-{tid}", flow_run_id=run, task_run_id=tid, level=20, name="x", message=tid, timestamp=1.0) for tid in old.values()])
+    _to(db, "head")
+    with db.read() as conn:
+        ids = {(r.task_slug, r.map_index): r.id for r in conn.execute(sa.select(task_runs))}
+        state_ids = sorted(r.task_run_id or "" for r in conn.execute(sa.select(states.c.task_run_id)))
+        log_rows = {r.message: r.task_run_id for r in conn.execute(sa.select(logs.c.message, logs.c.task_run_id))}
+    assert ids == {(slug, index): task_run_key(run, slug, None if index == -1 else index) for slug, index in old}
+    assert state_ids == sorted(["", *ids.values()])
+    assert log_rows == {old[key]: ids[key] for key in old}
+    _to(db, "0005", down=True)
+    with db.read() as conn:
+        assert {(r.task_slug, r.map_index): r.id for r in conn.execute(sa.select(task_runs))} == old
+        assert sorted(r.task_run_id or "" for r in conn.execute(sa.select(states.c.task_run_id))) == sorted(["", *old.values()])
+    db.dispose()
