@@ -93,6 +93,10 @@ def test_case_with_numbers_and_strings(record, calls, value, expected):
 
 
 def test_case_condition_task_names_and_skip_message():
+    """Prefect 1.4.1: the condition task is named 'case(7)' and skips with
+    'Provided value "5" did not match "7"', the SKIP being its result; CompareValue(3) alone is
+    named 'CompareValue: "3"'."""
+    assert CompareValue(3).name == 'CompareValue: "3"' and CompareValue("a").name == 'CompareValue: "a"'
     with Flow("names") as flow:
         n = Parameter("n", default=5)
         with case(n, 7):
@@ -101,7 +105,8 @@ def test_case_condition_task_names_and_skip_message():
     assert len(condition) == 1 and condition[0].name == "case(7)"
     state = flow.run()
     assert type(state.result[condition[0]]) is Skipped
-    assert state.result[condition[0]].message == "Provided value 5 did not match 7."
+    assert state.result[condition[0]].message == 'Provided value "5" did not match "7"'
+    assert isinstance(state.result[condition[0]].result, signals.SKIP)
     assert type(state.result[t]) is Skipped
 
 

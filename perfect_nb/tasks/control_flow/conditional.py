@@ -48,17 +48,17 @@ class CompareValue(Task):
     >>> CompareValue(3).run(4)
     Traceback (most recent call last):
     ...
-    perfect_nb.engine.signals.SKIP: Provided value 4 did not match 3.
+    perfect_nb.engine.signals.SKIP: Provided value "4" did not match "3"
     """
 
     def __init__(self, value: Any, **kwargs: Any) -> None:
         self.value = value
-        kwargs.setdefault("name", f"CompareValue: {value!r}")
+        kwargs.setdefault("name", f'CompareValue: "{value}"')  # Prefect 1.4.1's name
         super().__init__(**kwargs)
 
     def run(self, value: Any) -> None:
         if value != self.value:
-            raise signals.SKIP(f"Provided value {value!r} did not match {self.value!r}.")
+            raise signals.SKIP(f'Provided value "{value}" did not match "{self.value}"')  # Prefect 1.4.1's message
 
 
 class Merge(Task):
