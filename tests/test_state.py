@@ -224,7 +224,7 @@ def test_mapped_counts_its_children():
 
 @pytest.mark.parametrize(
     "state, text",
-    [(Success(), "<Success>"), (Failed("no data"), "<Failed: 'no data'>"), (TriggerFailed("x"), "<TriggerFailed: 'x'>")],
+    [(Success(), "<Success>"), (Failed("no data"), '<Failed: "no data">'), (TriggerFailed("x"), '<TriggerFailed: "x">')],
 )
 def test_repr(state, text):
     assert repr(state) == text

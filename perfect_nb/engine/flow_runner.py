@@ -12,7 +12,7 @@ child ``i`` of the first is done.
 ...     doubled = task(lambda x: 2 * x, name="double").map([1, 2, 3])
 >>> state = FlowRunner(flow).run(return_tasks=[doubled])
 >>> state, state.result[doubled].result
-(<Success: 'All reference tasks succeeded.'>, [2, 4, 6])
+(<Success: "All reference tasks succeeded.">, [2, 4, 6])
 """
 
 from __future__ import annotations

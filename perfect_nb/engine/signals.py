@@ -9,7 +9,7 @@ so a broad ``except Exception`` in task code does not swallow them.
 ...     raise signals.FAIL("bad row", result={"row": 3})
 ... except signals.PrefectStateSignal as signal:
 ...     signal.state
-<Failed: 'bad row'>
+<Failed: "bad row">
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ class State:
 
     def __repr__(self) -> str:
         name = type(self).__name__
-        return f"<{name}: {self.message!r}>" if self.message else f"<{name}>"
+        return f'<{name}: "{self.message}">' if self.message else f"<{name}>"  # Prefect 1's form
 
     def __getstate__(self):
         return {s: getattr(self, s) for cls in type(self).__mro__ for s in getattr(cls, "__slots__", ()) if s != "__weakref__" and hasattr(self, s)}

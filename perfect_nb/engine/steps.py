@@ -16,7 +16,7 @@ Inputs are held as Prefect 1 holds them: ``get_task_inputs`` returns
 >>> runner = TaskRunner(task(lambda x: x + 1, name="inc"))
 >>> state = runner.set_task_to_running(Pending(), inputs={})
 >>> state, runner.get_task_run_state(state, inputs={"x": 1}).result
-(<Running: 'Starting task run.'>, 2)
+(<Running: "Starting task run.">, 2)
 """
 
 from __future__ import annotations
