@@ -356,3 +356,30 @@ def test_a_scheduled_run_starts_from_scheduled_at_its_time():
     (old, new), (_, final) = seen
     assert type(old) is Scheduled and old.message is None and abs((old.start_time - start).total_seconds()) < 0.01
     assert (type(new), new.message, type(final)) == (Running, "Running flow.", Success)
+
+
+def test_default_runner_classes_come_from_config():
+    """1.4.1: prefect.engine.get_default_flow_runner_class() is FlowRunner (TaskRunner,
+    LocalExecutor for the others); with engine.flow_runner.default_class = 'nope.Nope' it warns
+    "Could not import nope.Nope; using ... instead." and gives FlowRunner; a class given is used
+    as it is; flow.run() and FlowRunner use the configured classes."""
+    from perfect_nb import engine
+    from perfect_nb.utilities.configuration import set_temporary_config
+
+    assert (engine.get_default_flow_runner_class(), engine.get_default_task_runner_class()) == (FlowRunner, TaskRunner)
+    assert engine.get_default_executor_class() is LocalExecutor
+    with set_temporary_config({"engine.flow_runner.default_class": "nope.Nope"}):
+        with pytest.warns(UserWarning, match="Could not import nope.Nope"):
+            assert engine.get_default_flow_runner_class() is FlowRunner
+
+    class CountingRunner(TaskRunner):
+        made = 0
+
+        def __init__(self, *args, **kwargs):
+            CountingRunner.made += 1
+            super().__init__(*args, **kwargs)
+
+    flow, out = _flow()
+    with set_temporary_config({"engine.task_runner.default_class": CountingRunner}):
+        assert FlowRunner(flow).task_runner_cls is CountingRunner
+        assert flow.run().result[out].result == 4 and CountingRunner.made == 2

@@ -87,7 +87,7 @@ class FlowRunner(FlowRunnerSteps):
 
     def __init__(self, flow: Any, task_runner_cls: type | None = None, state_handlers: list | None = None) -> None:
         self.flow = flow
-        self.task_runner_cls = task_runner_cls or TaskRunner
+        self.task_runner_cls = task_runner_cls or _default_task_runner_class()
         self.state_handlers = list(state_handlers or [])
         self.waits_for_retries = False  # flow.run() sets it: retries are waited for inside the run
         self._active: _FlowRun | None = None
@@ -184,6 +184,27 @@ def _default_executor(local: type) -> Any:
         raise ValueError(f"config engine.executor.default_class = {name!r} names no executor ({exc}); "
                          "give a full path such as 'perfect_nb.executors.LocalDaskExecutor'.") from None
     return cls()
+
+
+def _default_task_runner_class() -> type:
+    """config.engine.task_runner.default_class; TaskRunner itself without a lookup when unset."""
+    if config.get_nested("engine.task_runner.default_class") in (None, "", _TASK_RUNNER_PATH):
+        return TaskRunner
+    from perfect_nb.engine.defaults import get_default_task_runner_class
+
+    return get_default_task_runner_class()
+
+
+def _default_flow_runner_class() -> type:
+    if config.get_nested("engine.flow_runner.default_class") in (None, "", _FLOW_RUNNER_PATH):
+        return FlowRunner
+    from perfect_nb.engine.defaults import get_default_flow_runner_class
+
+    return get_default_flow_runner_class()
+
+
+_TASK_RUNNER_PATH = "perfect_nb.engine.task_runner.TaskRunner"
+_FLOW_RUNNER_PATH = "perfect_nb.engine.flow_runner.FlowRunner"
 
 
 def _flush_notifications() -> None:
@@ -549,7 +570,7 @@ def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | 
     if reporter is not None:
         kwargs["listeners"] = [*(kwargs.get("listeners") or []), reporter]
     try:
-        runner = (runner_cls or FlowRunner)(flow)
+        runner = (runner_cls or _default_flow_runner_class())(flow)
         runner.waits_for_retries = True
         if run_on_schedule is None:
             run_on_schedule = config.flows.run_on_schedule
