@@ -84,7 +84,7 @@ class Config(dict):
     >>> c = Config({"flows": {"checkpointing": False}})
     >>> c.flows.checkpointing = True
     >>> c.flows, c.get("nope")
-    ({'checkpointing': True}, None)
+    (Config({'checkpointing': True}), None)
     >>> c.nope
     Traceback (most recent call last):
     ...
@@ -115,6 +115,9 @@ class Config(dict):
             del self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"Config({self.to_dict()!r})"
 
     def __deepcopy__(self, memo: dict) -> "Config":
         return Config({k: copy.deepcopy(v, memo) for k, v in self.items()})
