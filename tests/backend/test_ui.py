@@ -388,3 +388,15 @@ def test_a_long_log_is_cut_on_the_page_and_searched_on_the_server(client, server
     assert client.request("GET", f"/flow_runs/{run}/logs", params={"search": "0%_needle"}) == []  # % and _ are text, not wildcards
     errors = client.request("GET", f"/flow_runs/{run}/logs", params={"level": 40, "limit": 2000})
     assert [l["message"] for l in errors] == ["inc[1] failed: boom"] + [f"line {i}" for i in range(0, 2500, 500)]
+
+
+def test_pages_go_gzipped_to_a_browser_that_asks_and_the_event_stream_never_does(client, server, registered):
+    """A run page (large for a big map) is sent gzipped when the client accepts it; the
+    server-sent event stream is sent as it is, so each event arrives at once."""
+    run = recorded_run(client, registered, {})
+    page = get(server, f"/flow-runs/{run}", headers={"accept-encoding": "gzip"})
+    assert page.status_code == 200 and page.headers.get("content-encoding") == "gzip"
+    assert "Restart from failed" in page.text  # httpx unpacked it
+    with httpx.stream("GET", f"{server.api}/api/stream", params={"flow_run_id": run}, headers={"accept-encoding": "gzip"}, timeout=10) as stream:
+        assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+        assert "content-encoding" not in stream.headers
