@@ -278,3 +278,25 @@ def test_a_task_with_a_result_holds_its_value_in_a_copy_of_it(tmp_path):
         held = state.result[t]._result
         assert type(held) is LocalResult and held.value == value and held.location is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_task_states_carry_the_task_tags_in_their_context():
+    """1.4.1: a task tagged 'a' is seen by its state handler going to <Running> with context
+    {'tags': ['a']} and to <Success> with {'tags': ['a']}; an untagged task's states have
+    {'tags': []}; the flow's own state has an empty context."""
+    seen = []
+
+    @task(tags=["a"], state_handlers=[lambda t, old, new: seen.append((type(new), dict(new.context)))])
+    def tagged():
+        return 1
+
+    @task
+    def plain():
+        return 2
+
+    with Flow("tags") as flow:
+        tagged()
+        p = plain()
+    state = flow.run()
+    assert seen == [(st.Running, {"tags": ["a"]}), (st.Success, {"tags": ["a"]})]
+    assert state.result[p].context == {"tags": []} and state.context == {}

@@ -84,7 +84,9 @@ class State:
     # (``_result``); _context and _cached_inputs stay None until first read (then {}).
     # _timestamp: when the engine entered this state (seconds since the epoch); private,
     # as Prefect 1's states have no time of their own; the events carry it.
-    __slots__ = ("message", "_res", "_context", "_cached_inputs", "_timestamp", "__weakref__")
+    # _tags: the task's tags, set by the task runner on each state it moves a task to; they
+    # become context["tags"] when the context is first read (Prefect 1 copies them there).
+    __slots__ = ("message", "_res", "_context", "_cached_inputs", "_timestamp", "_tags", "__weakref__")
     color = "#696969"
 
     def __init__(
@@ -125,7 +127,8 @@ class State:
     @property
     def context(self) -> dict:
         if self._context is None:
-            self._context = {}
+            tags = getattr(self, "_tags", None)
+            self._context = {} if tags is None else {"tags": sorted(tags)}
         return self._context
 
     @context.setter

@@ -75,6 +75,7 @@ class TaskRunner(TaskRunnerSteps):
         self.hooks = hooks_for(task, flow_result)  # result reuse and checkpointing steps
         # as in Prefect 1, a task's value is held in a copy of its result (else the flow's) when it has one
         self.result_template = task.result if task.result is not None else flow_result
+        self.tags = task.tags
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.task.name}>"
@@ -353,6 +354,9 @@ class TaskRunner(TaskRunnerSteps):
         Raises ENDRUN(Failed) when a handler raises, as Prefect 1 does.
         """
         new._timestamp = time.time()
+        new._tags = self.tags  # context["tags"], as Prefect 1 puts them on every task state
+        if new._context is not None and "tags" not in new._context:
+            new._context["tags"] = sorted(self.tags)
         if self.handlers or self.task.on_failure is not None:
             new = self._call_handlers(old, new, emit)
         if emit is not None:
