@@ -66,6 +66,17 @@ _FILLS = """() => Object.fromEntries([...document.querySelectorAll('#dag g.node'
 EDGES = [("extract", "square"), ("extract", "explode"), ("square", "report")]
 
 
+def _watched_page(browser, height: int = 1000):
+    """A page in its own browser context; its console errors and page errors collect in ``problems``."""
+    context = browser.new_context(viewport={"width": 1280, "height": height})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return context, page, problems
+
+
+
 @pytest.fixture
 def ui_shots(screenshots):
     """Where this module's screenshots go: $PERFECT_NB_UI_SHOTS when set (to look at them), else the session's folder."""
@@ -91,12 +102,9 @@ def test_run_a_flow_from_its_page_and_watch_it_live(orchestra, browser, ui_shots
     flow_id = orchestra.register(FLOW, name="ui_demo.py")
     orchestra.agent()
     api = orchestra.server.api
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    requests, problems = [], []
+    context, page, problems = _watched_page(browser)
+    requests = []
     page.on("request", lambda r: requests.append(r.url))
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
     try:
         started = time.perf_counter()
         page.goto(f"{api}/flows/{flow_id}")
@@ -246,11 +254,7 @@ def test_a_5000_item_map_is_followed_live_in_batches(browser, ui_shots, tmp_path
     home = tmp_path / "home"
     home.mkdir()
     server = ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", home).start()
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = _watched_page(browser)
     try:
         with Client(api=server.api) as client:
             client.create_project("p")
@@ -338,11 +342,7 @@ def test_the_run_forms_checks_in_the_page_say_what_the_server_says(browser, ui_s
     home = tmp_path / "home"
     home.mkdir()
     band = Orchestra(f"sqlite:///{tmp_path / 'server.db'}", home, tmp_path)
-    context = browser.new_context(viewport={"width": 1280, "height": 1100})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = _watched_page(browser, height=1100)
     try:
         flow_id = band.register(FORM_FLOW, name="form_kinds.py")
         page.goto(f"{band.server.api}/flows/{flow_id}")
@@ -402,10 +402,7 @@ def test_the_dashboards_counts_are_the_databases(browser, ui_shots, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     server = ServerProcess(url, home).start()
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    context, page, problems = _watched_page(browser)
     try:
         page.goto(f"{server.api}/")
         shown = dict(page.evaluate("() => [...document.querySelectorAll('ul.counts li[data-state]')].map((li) => [li.querySelector('.badge').textContent, Number(li.querySelector('b').textContent)])"))
@@ -443,10 +440,7 @@ def test_the_schedule_switch_turns_the_schedule_off_and_on(browser, ui_shots, tm
     home = tmp_path / "home"
     home.mkdir()
     band = Orchestra(f"sqlite:///{tmp_path / 'server.db'}", home, tmp_path)
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    context, page, problems = _watched_page(browser)
     try:
         flow_id = band.register(SCHEDULED_FLOW, name="hourly.py")
         active = lambda: band.client.request("GET", f"/flows/{flow_id}")["schedule_active"]  # noqa: E731
@@ -491,10 +485,7 @@ def test_a_long_logs_level_and_search_ask_the_server(browser, ui_shots, tmp_path
     home = tmp_path / "home"
     home.mkdir()
     server = ServerProcess(f"sqlite:///{tmp_path / 'server.db'}", home).start()
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    context, page, problems = _watched_page(browser)
     try:
         with Client(api=server.api) as client:
             client.create_project("p")
