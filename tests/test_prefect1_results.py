@@ -300,3 +300,17 @@ def test_task_states_carry_the_task_tags_in_their_context():
     state = flow.run()
     assert seen == [(st.Running, {"tags": ["a"]}), (st.Success, {"tags": ["a"]})]
     assert state.result[p].context == {"tags": []} and state.context == {}
+
+
+def test_a_parameter_holds_its_value_in_a_prefect_result():
+    """1.4.1: Parameter('p', default=[1, 2])'s state holds <PrefectResult: [1, 2]> with location
+    None and a JSONSerializer (nothing written with checkpointing off)."""
+    from perfect_nb import Parameter
+    from perfect_nb.engine.serializers import JSONSerializer
+
+    with Flow("p") as flow:
+        p = Parameter("p", default=[1, 2])
+        task(lambda x: x, name="show")(p)
+    held = flow.run().result[p]._result
+    assert type(held) is PrefectResult and held.value == [1, 2] and held.location is None
+    assert isinstance(held.serializer, JSONSerializer)

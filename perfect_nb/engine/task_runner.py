@@ -32,6 +32,8 @@ from perfect_nb.engine.state import (
     Failed, Finished, Looped, Mapped, Paused, Pending, Resume, Retrying,
     Running, Scheduled, Skipped, State, Success, TimedOut, TriggerFailed,
 )
+from perfect_nb.core.parameter import Parameter
+from perfect_nb.engine.results import PrefectResult
 from perfect_nb.engine.steps import TaskRunnerSteps
 from perfect_nb.engine.persistence import BRACES, format_args, hooks_for, template_values
 from perfect_nb.engine.timeouts import TaskTimeoutError, call_with_timeout
@@ -48,6 +50,7 @@ _SKIP_MESSAGE = (
 )
 
 
+_PARAMETER_RESULT = PrefectResult()  # only its class and serializer are used (from_value copies it)
 _PACKAGE_LOGGER = logging.getLogger("perfect_nb")  # task loggers are its children
 
 
@@ -75,6 +78,8 @@ class TaskRunner(TaskRunnerSteps):
         self.hooks = hooks_for(task, flow_result)  # result reuse and checkpointing steps
         # as in Prefect 1, a task's value is held in a copy of its result (else the flow's) when it has one
         self.result_template = task.result if task.result is not None else flow_result
+        if self.result_template is None and isinstance(task, Parameter):  # Prefect 1: a parameter's value is a PrefectResult
+            self.result_template = _PARAMETER_RESULT
         self.tags = task.tags
 
     def __repr__(self) -> str:
