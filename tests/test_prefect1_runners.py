@@ -268,7 +268,7 @@ def _retry_flow(delay: float):
 def test_the_flow_runner_returns_running_while_a_retry_waits():
     """1.4.1 (retry_delay 1 s): FlowRunner(flow).run(return_tasks=flow.tasks) returns
     <Running: "Running flow."> in 0.04 s with flaky <Retrying: "Retrying Task (after attempt 1 of
-    3)"> and after <Pending>; the flow handler saw only Pending -> Running. Given the states back
+    3)"> (result None, context {'tags': [], 'task_run_count': 1}) and after <Pending>; the flow handler saw only Pending -> Running. Given the states back
     once the retry is due, the run ends Success."""
     flow, after, calls = _retry_flow(0.3)
     flaky = next(t for t in flow.tasks if t.name == "flaky")
@@ -279,6 +279,7 @@ def test_the_flow_runner_returns_running_while_a_retry_waits():
     assert time.monotonic() - started < 0.25  # it did not wait for the retry
     assert type(first) is Running and first.message == "Running flow."
     assert type(first.result[flaky]) is Retrying and first.result[flaky].message == "Retrying Task (after attempt 1 of 3)"
+    assert first.result[flaky].context == {"tags": [], "task_run_count": 1} and first.result[flaky].result is None
     assert type(first.result[after]) is Pending
     assert seen == [(Pending, Running)]
     time.sleep(0.35)

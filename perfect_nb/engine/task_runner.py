@@ -332,6 +332,7 @@ class TaskRunner(TaskRunnerSteps):
             run_count=run_count,
             cached_inputs=inputs,
         )
+        retry.context["task_run_count"] = run_count  # as Prefect 1's Retrying context
         _keep_loop(retry, ctx)
         return self._transition(state, retry, emit)
 
