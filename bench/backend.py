@@ -17,9 +17,8 @@ import tempfile
 import time
 import uuid
 
-os.environ.setdefault("PERFECT_NB_LOGGING_LEVEL", "ERROR")
-
-from bench.cache import _best  # noqa: E402  (best of five wall-clock runs)
+from bench import quiet_logs
+from bench.cache import _best  # best of five wall-clock runs
 
 N_TASKS = 2_000
 
@@ -92,4 +91,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    quiet_logs()
     main()

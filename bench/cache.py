@@ -19,7 +19,7 @@ import os
 import pathlib
 import time
 
-os.environ.setdefault("PERFECT_NB_LOGGING_LEVEL", "ERROR")
+from bench import quiet_logs
 
 CELL = "x = step(0)\n" + "".join("x = step(x)\n" for _ in range(199))
 DEFINE = """
@@ -91,6 +91,7 @@ def main() -> str:
 
 
 if __name__ == "__main__":
+    quiet_logs()
     table = main()
     print(table)
     pathlib.Path(__file__).with_name("results-cache.md").write_text(table)

@@ -19,9 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-os.environ.setdefault("PERFECT_NB_LOGGING_LEVEL", "ERROR")
-
-from bench.backend import N_TASKS  # noqa: E402
+from bench import quiet_logs
+from bench.backend import N_TASKS
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".prefect3-venv"
@@ -383,4 +382,5 @@ def main() -> str:
 
 
 if __name__ == "__main__":
+    quiet_logs()
     main()

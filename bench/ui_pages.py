@@ -25,7 +25,7 @@ import tempfile
 import time
 from typing import Iterator
 
-os.environ.setdefault("PERFECT_NB_LOGGING_LEVEL", "ERROR")
+from bench import quiet_logs
 
 DAY = 86400.0
 FLOWS = 20
@@ -254,4 +254,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    quiet_logs()
     main()
