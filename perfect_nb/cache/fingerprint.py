@@ -57,7 +57,7 @@ import sysconfig
 import types
 from typing import Any, Callable
 
-from perfect_nb.cache.tokenize import token
+from perfect_nb.engine.tokenize import token
 
 __all__ = ["fingerprint", "task_fingerprint"]
 

@@ -55,10 +55,10 @@ from typing import Any, Iterable
 
 from perfect_nb.cache.fingerprint import _Hasher, task_fingerprint
 from perfect_nb.cache.store import ResultStore, freeze, thaw
-from perfect_nb.cache.tokenize import token
 from perfect_nb.core.parameter import Parameter
 from perfect_nb.engine.signals import PrefectStateSignal
 from perfect_nb.engine.state import Cached, Failed, Mapped, Skipped, State, Success
+from perfect_nb.engine.tokenize import token
 
 __all__ = ["FlowCache", "RunPlan"]
 

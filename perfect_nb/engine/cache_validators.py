@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Callable, Iterable
 
-from perfect_nb.cache.tokenize import fingerprints, same_fingerprints
+from perfect_nb.engine.tokenize import fingerprints, same_fingerprints
 
 __all__ = [
     "all_inputs", "all_parameters", "duration_only", "never_use", "partial_inputs_only",

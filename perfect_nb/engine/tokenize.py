@@ -1,4 +1,9 @@
-"""Content fingerprints, built on dask's ``tokenize``.
+"""Content fingerprints of values, built on dask's ``tokenize``.
+
+They live in the engine because the engine's cache validators compare them
+(:mod:`perfect_nb.engine.cache_validators`); the notebook's run cache
+(``perfect_nb.cache``) builds its keys on them too, so the dependency points
+one way: ``cache`` -> ``engine``.
 
 ``token(value)`` is a hex digest that is the same for equal values across
 processes, or ``None`` when the value cannot be fingerprinted deterministically
