@@ -96,6 +96,19 @@ def test_slack_message_names_task_state_and_message(load):
     assert path == "/hook" and headers["Content-Type"].startswith("application/json")
 
 
+def test_message_colours_are_the_states_own():
+    """1.4.1's slack_message_formatter sends ``"color": state.color`` (Failed "#eb0000", Success
+    "#28a745"), the colour the DAG draws too: one table, the State classes' ``color``."""
+    from perfect_nb.viz.colors import color_for
+
+    for state in (Failed(), Success(), Running(), TriggerFailed(), TimedOut()):
+        assert notifications.state_color(state) == type(state).color
+        assert notifications.state_color(state).lower() == color_for(state)
+    assert notifications.state_color(Failed()) == "#eb0000"
+    body = notifications.slack_message(SimpleNamespace(name="load"), Failed("disk full"))
+    assert body["attachments"][0]["color"] == "#eb0000"
+
+
 def test_slack_names_a_flow_as_flow():
     class Flow:  # the notifier recognises flows by class name, without importing the engine
         name = "etl"

@@ -63,6 +63,20 @@ def test_color_of_each_state(cls):
     assert color_for(cls.__name__) == want
 
 
+def test_the_table_is_the_state_classes_own_color():
+    """One colour table: each state class's ``color`` (as Prefect 1's ``State.color``); the
+    palette here only writes it in lower case."""
+    for cls in STATE_CLASSES:
+        assert color_for(cls) == cls.color.lower()
+        if "color" in vars(cls):
+            assert STATE_COLORS[cls.__name__] == cls.color.lower()
+
+    class Custom(S.Failed):
+        color = "#123ABC"
+
+    assert color_for(Custom()) == "#123abc"
+
+
 def test_palette_is_lowercase_hex():
     for colour in [*STATE_COLORS.values(), NO_STATE_COLOR]:
         assert re.fullmatch(r"#[0-9a-f]{6}", colour), colour

@@ -87,22 +87,6 @@ PASSWORD_ENV = "PERFECT_NB_EMAIL_PASSWORD"
 
 _SMTP_DEFAULT_PORTS = {"SSL": 465, "STARTTLS": 587, "INSECURE": 25}
 
-# First match along the state's class hierarchy wins.
-_COLORS = {
-    "TimedOut": "#b3261e",
-    "Failed": "#d93025",
-    "Cancelled": "#6b6b6b",
-    "Skipped": "#9aa0a6",
-    "Cached": "#1e8e5a",
-    "Success": "#2eb67d",
-    "Looped": "#8e6ad8",
-    "Retrying": "#f2a900",
-    "Paused": "#c58af9",
-    "Running": "#1a73e8",
-    "Pending": "#bdc1c6",
-}
-_DEFAULT_COLOR = "#dadce0"
-
 StateHandler = Callable[[Any, Optional[State], State], Optional[State]]
 StateClasses = Optional[Union[type, Iterable[type]]]
 
@@ -155,16 +139,14 @@ def _describe(obj: Any, state: State) -> tuple[str, str, str, str]:
 
 
 def state_color(state: State) -> str:
-    """Hex colour used for ``state`` in messages (red failures, green successes).
+    """Hex colour used for ``state`` in messages: the state's ``color``, as Prefect 1's
+    notifiers use (the one colour table, which the DAG drawing reads too).
 
-    >>> from perfect_nb.engine.state import Failed, TriggerFailed
-    >>> state_color(TriggerFailed()) == state_color(Failed())
-    True
+    >>> from perfect_nb.engine.state import Failed, Success
+    >>> state_color(Failed()), state_color(Success())
+    ('#eb0000', '#28a745')
     """
-    for klass in type(state).__mro__:
-        if klass.__name__ in _COLORS:
-            return _COLORS[klass.__name__]
-    return _DEFAULT_COLOR
+    return state.color
 
 
 def _slack_escape(text: str) -> str:

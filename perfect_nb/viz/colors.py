@@ -1,10 +1,14 @@
 """State -> colour: the palette of the DAG drawing and of its legend.
 
-The colours are Prefect Core 1.x's own state colours, so a run drawn here reads
-like one drawn by Prefect 1. A state class without an entry of its own (a user
-subclass, ``MetaState``) takes the colour of its nearest ancestor that has one.
-States are matched by class *name* along the MRO, so classes re-created by a
-notebook reload still get their colour.
+There is one colour table, the ``color`` class attribute of the states in
+:mod:`perfect_nb.engine.state` (Prefect Core 1.x's own state colours, so a run
+drawn here reads like one drawn by Prefect 1); the notifiers read it too
+(:func:`perfect_nb.utilities.notifications.state_color`). This module only
+writes those colours in lower case, as DOT and SVG text, and orders the legend.
+A state class without a colour of its own (a user subclass, ``MetaState``)
+inherits its nearest ancestor's, as any class attribute; a user subclass may set
+its own. A look-alike class without ``color`` (one re-created by a notebook
+reload) is matched by class *name* along its MRO.
 
 >>> from perfect_nb.engine.state import Failed, Success, TriggerFailed
 >>> color_for(Success())
@@ -29,30 +33,19 @@ from perfect_nb.engine import state as _state
 
 __all__ = ["DASHED", "LEGEND_ORDER", "NO_STATE_COLOR", "STATE_COLORS", "color_for", "legend", "text_color"]
 
-#: Prefect 1's colour of each state class that has one of its own.
-STATE_COLORS: dict[str, str] = {
-    "State": "#696969",
-    "Pending": "#7ebdff",
-    "Scheduled": "#ffab00",
-    "Paused": "#99a8e8",
-    "Resume": "#f58c0c",
-    "Retrying": "#f66a0a",
-    "Submitted": "#ffdf5d",
-    "Queued": "#ffea7f",
-    "Running": "#3d67ff",
-    "Cancelling": "#e8e8e8",
-    "Finished": "#003ccb",
-    "Success": "#28a745",
-    "Cached": "#34d058",
-    "Mapped": "#003ccb",
-    "Skipped": "#62757f",
-    "Looped": "#003ccb",
-    "Cancelled": "#bdbdbd",
-    "Failed": "#eb0000",
-    "TimedOut": "#ff4e33",
-    "TriggerFailed": "#ff5131",
-    "ValidationFailed": "#ff5131",
-}
+
+def _own_colors() -> dict[str, str]:
+    """Name -> colour of each state class of :mod:`perfect_nb.engine.state` that sets one."""
+    return {
+        cls.__name__: cls.color.lower()
+        for cls in vars(_state).values()
+        if isinstance(cls, type) and issubclass(cls, _state.State) and "color" in vars(cls)
+    }
+
+
+#: The colour of each state class that has one of its own, read from the classes'
+#: ``color`` (the one table), in lower case: ``{"State": "#696969", "Pending": ..., ...}``.
+STATE_COLORS: dict[str, str] = _own_colors()
 
 #: States whose nodes get a dashed outline as well as their fill: Cached is a lighter
 #: green than Success, too close to tell apart by colour alone.
@@ -71,17 +64,20 @@ LEGEND_ORDER: tuple[str, ...] = (
 _RANK = {name: i for i, name in enumerate(LEGEND_ORDER)}
 
 
-def _lineage(state: Any) -> tuple[str, tuple[str, ...]]:
-    """Return ``(name, names of the class and its ancestors, nearest first)``."""
+def _class(state: Any) -> type:
+    """The class of a State, a State class, or the state class a name names."""
     if isinstance(state, str):
         cls = getattr(_state, state, None)
         if not (isinstance(cls, type) and issubclass(cls, _state.State)):
-            if state in STATE_COLORS:
-                return state, (state,)
             known = ", ".join(sorted(STATE_COLORS))
             raise ValueError(f"unknown state name {state!r}; expected one of: {known}")
-    else:
-        cls = state if isinstance(state, type) else type(state)
+        return cls
+    return state if isinstance(state, type) else type(state)
+
+
+def _lineage(state: Any) -> tuple[str, tuple[str, ...]]:
+    """Return ``(name, names of the class and its ancestors, nearest first)``."""
+    cls = _class(state)
     return cls.__name__, tuple(c.__name__ for c in cls.__mro__)
 
 
@@ -95,11 +91,14 @@ def color_for(state: Any) -> str:
     """
     if state is None:
         return NO_STATE_COLOR
-    name, lineage = _lineage(state)
-    for ancestor in lineage:
-        if ancestor in STATE_COLORS:
-            return STATE_COLORS[ancestor]
-    raise TypeError(f"expected a State, a State class or a state name, got {name} ({state!r})")
+    cls = _class(state)
+    color = getattr(cls, "color", None)
+    if isinstance(color, str):
+        return color.lower()
+    for ancestor in cls.__mro__:  # a look-alike with no ``color`` (a class re-created by a reload): by name
+        if ancestor.__name__ in STATE_COLORS:
+            return STATE_COLORS[ancestor.__name__]
+    raise TypeError(f"expected a State, a State class or a state name, got {cls.__name__} ({state!r})")
 
 
 def legend(states: Iterable[Any]) -> list[tuple[str, str]]:
