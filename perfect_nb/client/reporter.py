@@ -52,6 +52,12 @@ def _message(state: Any) -> str | None:
     return text if len(text) <= 2000 else text[:1997] + "..."
 
 
+def _location(state: Any) -> Any:
+    """Where the state's result was written, read without making a context the state lacks."""
+    ctx = getattr(state, "_context", None) if hasattr(state, "_context") else state.context
+    return ctx.get("result_location") if ctx else None
+
+
 class _LogHandler(logging.Handler):
     """Hands the log records of this process's runs to the reporter."""
 
@@ -125,7 +131,7 @@ class Reporter:
         elif event.new_state.is_finished():  # where the results are, before the run's final state (a restart reuses them at once)
             for key in [k for k in self._last if k[0] == event.flow_run_id]:
                 state = self._last.pop(key)
-                location = state.context.get("result_location") if state.context else None
+                location = _location(state)
                 if isinstance(location, str):
                     self._items.append(("location", *key, location))
         self._items.append(event)
@@ -168,7 +174,7 @@ class Reporter:
             event["lease"] = self.lease
         if task is not None and type(new).__name__ == "Mapped":  # its children's number, known before any of them runs
             event["map_size"] = len(new.map_states or ())
-        location = new.context.get("result_location") if task is not None and new.context else None
+        location = _location(new) if task is not None else None
         if isinstance(location, str):
             event["location"] = location
         return event

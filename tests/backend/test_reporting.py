@@ -68,6 +68,26 @@ def test_task_logs_from_worker_processes_are_recorded_with_their_task_run(client
     assert len(failure) == 1 and failure[0]["task_run_id"] == next(t.id for t in client.get_flow_run_info(run.id).task_runs if t.task_slug == "boom")
 
 
+def test_a_flow_changed_between_runs_is_recorded_with_its_new_graph(client):
+    """The graph sent with each run is made once per shape of the flow: a task added
+    between two runs of the same Flow object, or a task renamed, is in the next run's graph."""
+    @task
+    def one():
+        return 1
+
+    with Flow("grows") as flow:
+        first = one()
+    flow.run(backend=client)
+    second = task(lambda x: x + 1, name="two")
+    flow.add_edge(first, second, key="x")
+    flow.run(backend=client)
+    second.name = "two renamed"
+    flow.run(backend=client)
+    runs = sorted(client.flow_runs(), key=lambda r: r.created)
+    names = [sorted(t["name"] for t in client.get_flow_run_info(r.id).graph["tasks"]) for r in runs]
+    assert names == [["one"], ["one", "two"], ["one", "two renamed"]]
+
+
 def test_configured_backend_records_plain_flow_run(server, monkeypatch):
     monkeypatch.setenv("PERFECT_NB__BACKEND__KIND", "server")
     monkeypatch.setenv("PERFECT_NB__BACKEND__API", server.api)
