@@ -1,8 +1,13 @@
 """The model: tasks, flows, edges and parameters (pure, picklable, no execution).
 
 Prefect-1 import path: ``from perfect_nb.core import Task, Flow, Edge, Parameter``.
+
+The tasks the model builds by itself (Constant, the collections, the operator tasks)
+are in :mod:`perfect_nb.core.implicit`, imported here so that Task's table of them is
+full whenever Task can be imported.
 """
 
+from perfect_nb.core import implicit as _implicit  # noqa: F401 - fills core.task.IMPLICIT
 from perfect_nb.core.edge import Edge
 from perfect_nb.core.flow import Flow
 from perfect_nb.core.parameter import DateTimeParameter, Parameter

@@ -35,6 +35,12 @@ __all__ = ["FunctionTask", "Task", "as_task", "task"]
 
 RESERVED_ARGS = frozenset({"upstream_tasks", "mapped", "task_args", "flow"})
 
+#: The task classes Task builds by itself, by class name: Constant and List, Tuple, Set, Dict
+#: (``as_task``), and the operator tasks (``a + b``, ``a[k]``, ...). They subclass Task, so
+#: perfect_nb.core.implicit defines them after it and fills this table on import (perfect_nb.core
+#: imports it); this module never imports them, so the dependency points one way.
+IMPLICIT: dict[str, type] = {}
+
 
 class _Signature:
     """What a run() accepts, computed once per function: fast argument binding."""
@@ -391,9 +397,7 @@ class Task:
 
     # --- operators build tasks --------------------------------------------
     def __getitem__(self, key: Any) -> "Task":
-        from perfect_nb.tasks.core import operators
-
-        return operators.GetItem(name=f"{self.name}[{key!r}]").bind(self, key)
+        return IMPLICIT["GetItem"](name=f"{self.name}[{key!r}]").bind(self, key)
 
     def __iter__(self):
         if not self.nout:
@@ -426,9 +430,7 @@ class Task:
         return _binary("NotEqual", self, other)
 
     def not_(self) -> "Task":
-        from perfect_nb.tasks.core import operators
-
-        return operators.Not().bind(self)
+        return IMPLICIT["Not"]().bind(self)
 
     def or_(self, other: Any) -> "Task":
         return _binary("Or", self, other)
@@ -438,9 +440,7 @@ class Task:
 
 
 def _binary(op: str, left: Any, right: Any) -> Task:
-    from perfect_nb.tasks.core import operators
-
-    return getattr(operators, op)().bind(left, right)
+    return IMPLICIT[op]().bind(left, right)
 
 
 def _add_operator(dunder: str, op: str, reflected: bool = False) -> None:
@@ -549,18 +549,16 @@ def as_task(value: Any, flow: Any = None) -> Task:
     collection task, anything else as a Constant task."""
     if isinstance(value, Task):
         return value
-    from perfect_nb.tasks.core import collections, constants
-
     if isinstance(value, EdgeAnnotation):
         value = value.value
     if _contains_task(value):
         if isinstance(value, dict):
-            made = collections.Dict().bind(keys=list(value.keys()), values=list(value.values()), flow=flow)
+            made = IMPLICIT["Dict"]().bind(keys=list(value.keys()), values=list(value.values()), flow=flow)
             made.auto_generated = True
             return made
-        kind = {list: collections.List, tuple: collections.Tuple, set: collections.Set, frozenset: collections.Set}[type(value)]
+        kind = IMPLICIT[{list: "List", tuple: "Tuple", set: "Set", frozenset: "Set"}[type(value)]]
         made = kind().bind(*value, flow=flow)
     else:
-        made = constants.Constant(value)
+        made = IMPLICIT["Constant"](value)
     made.auto_generated = True
     return made

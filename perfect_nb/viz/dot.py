@@ -46,10 +46,10 @@ import shutil
 from collections import Counter
 from typing import Any, Mapping
 
+from perfect_nb.core.implicit import Constant
 from perfect_nb.core.parameter import Parameter
 from perfect_nb.engine import state as _state
 from perfect_nb.errors import CycleError
-from perfect_nb.tasks.core.constants import Constant
 from perfect_nb.viz import colors, render
 
 __all__ = ["progress_label", "svg", "to_dot", "visualize"]
