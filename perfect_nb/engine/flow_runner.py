@@ -40,6 +40,7 @@ from perfect_nb.engine.state import (
 )
 from perfect_nb.engine.persistence import check_targets
 from perfect_nb.engine.remote_logs import LogEntry, relog
+from perfect_nb.engine.runner import handler_list
 from perfect_nb.engine.signals import ENDRUN, PrefectStateSignal
 from perfect_nb.engine.steps import FlowRunnerInitializeResult, FlowRunnerSteps
 from perfect_nb.engine.task_runner import TaskRunner
@@ -88,7 +89,7 @@ class FlowRunner(FlowRunnerSteps):
     def __init__(self, flow: Any, task_runner_cls: type | None = None, state_handlers: list | None = None) -> None:
         self.flow = flow
         self.task_runner_cls = task_runner_cls or _default_task_runner_class()
-        self.state_handlers = list(state_handlers or [])
+        self.state_handlers = handler_list(state_handlers)
         self.waits_for_retries = False  # flow.run() sets it: retries are waited for inside the run
         self._active: _FlowRun | None = None
 

@@ -13,6 +13,7 @@ plain case. A state carries a ``message`` (why it is in that state) and a
     │   │   ├── Resume
     │   │   └── Retrying(run_count)
     ├── MetaState(state)
+    │   ├── ClientFailed
     │   ├── Submitted
     │   └── Queued
     ├── Running
@@ -51,7 +52,7 @@ from perfect_nb.core import context as _context
 from perfect_nb.engine.result import NoResult, NoResultType, Result
 
 __all__ = [
-    "Cached", "Cancelled", "Cancelling", "Failed", "Finished", "Looped", "Mapped",
+    "Cached", "Cancelled", "Cancelling", "ClientFailed", "Failed", "Finished", "Looped", "Mapped",
     "MetaState", "NoResult", "NoResultType", "Paused", "Pending", "Queued", "Resume", "Retrying",
     "Running", "Scheduled", "Skipped", "State", "Submitted", "Success", "TimedOut",
     "TriggerFailed", "ValidationFailed",
@@ -374,6 +375,18 @@ class MetaState(State):
 
     def _fields(self) -> tuple:
         return (self.state,)
+
+
+_MetaState = MetaState  # Prefect 1's name for the meta-state base
+
+
+class ClientFailed(MetaState):
+    """The client could not record ``state`` (the state the task run ended in) with the
+    backend, so the run stops here without triggering its downstream task runs. Neither
+    failed nor finished (``is_failed()`` is False), as in Prefect 1.4.1."""
+
+    __slots__ = ()
+    color = "#eb0000"
 
 
 class Submitted(MetaState):

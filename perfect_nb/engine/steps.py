@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from perfect_nb.core import context as _context
 from perfect_nb.engine.result import Result
+from perfect_nb.engine.runner import Runner
 from perfect_nb.engine.signals import ENDRUN
 from perfect_nb.engine.state import Failed, Looped, Mapped, Pending, Retrying, Running, Scheduled, State, Success
 
@@ -56,7 +57,7 @@ def _iterable(value: Any) -> bool:
     return True
 
 
-class TaskRunnerSteps:
+class TaskRunnerSteps(Runner):
     """Prefect 1's public TaskRunner steps, on top of the pipeline's private ones."""
 
     # --- context -------------------------------------------------------------
@@ -84,11 +85,14 @@ class TaskRunnerSteps:
         return self._transition(old_state, new_state, emit)
 
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
-        """Only the runner's own ``state_handlers`` (called with the runner)."""
-        for handler in self.state_handlers:
-            changed = handler(self, old_state, new_state)
-            if changed is not None:
-                new_state = changed
+        """The task's own handlers (called with the task), then its ``on_failure`` for a
+        failed state, as Prefect 1.4.1; the runner's ``state_handlers`` are not called
+        (``handle_state_change`` calls them after these). An error is raised as it is."""
+        task = self.task
+        for handler in self.task_handlers:
+            new_state = handler(task, old_state, new_state) or new_state
+        if task.on_failure is not None and isinstance(new_state, Failed):
+            task.on_failure(task, new_state)
         return new_state
 
     # --- before running ------------------------------------------------------
@@ -218,7 +222,7 @@ class TaskRunnerSteps:
         return state
 
 
-class FlowRunnerSteps:
+class FlowRunnerSteps(Runner):
     """Prefect 1's public FlowRunner steps; ``run()`` goes through the same ones."""
 
     def check_flow_is_pending_or_running(self, state: State) -> State:
@@ -245,11 +249,13 @@ class FlowRunnerSteps:
         return self.handle_state_change(state, Running("Running flow."))
 
     def call_runner_target_handlers(self, old_state: State, new_state: State) -> State:
-        """Only the runner's own ``state_handlers`` (called with the runner)."""
-        for handler in self.state_handlers:
-            changed = handler(self, old_state, new_state)
-            if changed is not None:
-                new_state = changed
+        """The flow's own handlers (called with the flow), then its ``on_failure`` for a
+        failed state, as Prefect 1.4.1; not the runner's ``state_handlers``."""
+        flow = self.flow
+        for handler in flow.state_handlers:
+            new_state = handler(flow, old_state, new_state) or new_state
+        if flow.on_failure is not None and isinstance(new_state, Failed):
+            flow.on_failure(flow, new_state)
         return new_state
 
     def determine_final_state(self, state: State, key_states: Any, return_states: dict, terminal_states: Any) -> State:

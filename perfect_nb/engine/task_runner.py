@@ -34,6 +34,7 @@ from perfect_nb.engine.state import (
 )
 from perfect_nb.core.parameter import Parameter
 from perfect_nb.engine.results import PrefectResult
+from perfect_nb.engine.runner import handler_list
 from perfect_nb.engine.steps import TaskRunnerSteps
 from perfect_nb.engine.persistence import BRACES, format_args, hooks_for, template_values
 from perfect_nb.engine.timeouts import TaskTimeoutError, call_with_timeout
@@ -72,7 +73,7 @@ class TaskRunner(TaskRunnerSteps):
     def __init__(self, task: Any, state_handlers: list | None = None, flow_result: Any = None) -> None:
         self.task = task
         self.task_handlers = list(task.state_handlers)
-        self.state_handlers = list(state_handlers or [])
+        self.state_handlers = handler_list(state_handlers)
         self.handlers = self.task_handlers + self.state_handlers  # empty: transitions skip the handler step
         self.trigger = task.trigger or all_successful
         self.hooks = hooks_for(task, flow_result)  # result reuse and checkpointing steps
