@@ -26,6 +26,110 @@ from perfect_nb.tasks.control_flow import FilterTask, ifelse, switch
 from perfect_nb.tasks.control_flow.conditional import CompareValue
 
 
+# --- manual_only: a prompt on a terminal, a pause otherwise ------------------------------------
+
+class _Stdin:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def _approval_flow(seen: list, ids: list) -> tuple:
+    def record(t, old, new):
+        seen.append(f"{t.name}: {old.type} -> {new.type}")
+
+    @task(state_handlers=[record])
+    def a():
+        ids.append(context.flow_run_id)
+        return 1
+
+    @task(trigger=triggers.manual_only, state_handlers=[record])
+    def b(x):
+        ids.append(context.flow_run_id)
+        return x + 1
+
+    @task(state_handlers=[record])
+    def c(x):
+        return x + 1
+
+    with Flow("approval") as flow:
+        last = c(b(a()))
+    return flow, last
+
+
+def test_manual_only_prompts_on_a_terminal_until_y(monkeypatch):
+    """1.4.1 (run under `script -qc`, answers n then y): flow.run() prints
+    "<Task: b> is currently Paused; enter 'y' to resume:" after each pass, runs again after
+    'n' (b stays Paused), and after 'y' b goes Resume -> Running -> Success and c runs; the
+    flow ends Success and b's handlers saw Pending -> Paused, Resume -> Running, Running -> Success.
+    Both passes are one flow run (one flow_run_id)."""
+    seen, ids, prompts = [], [], []
+    answers = iter(["n", "Y "])
+    monkeypatch.setattr(sys, "stdin", _Stdin(True))
+    monkeypatch.setattr(builtins, "input", lambda prompt: prompts.append(prompt) or next(answers))
+    flow, last = _approval_flow(seen, ids)
+    state = flow.run()
+    assert prompts == ["<Task: b> is currently Paused; enter 'y' to resume:\n"] * 2
+    assert repr(state) == '<Success: "All reference tasks succeeded.">'
+    assert state.result[last].result == 3
+    assert [s for s in seen if s.startswith("b:")] == ["b: Pending -> Paused", "b: Resume -> Running", "b: Running -> Success"]
+    assert len(ids) == 2 and len(set(ids)) == 1
+
+
+def test_manual_only_pauses_without_a_terminal(monkeypatch):
+    """1.4.1 calls input() whatever stdin is (EOFError when it is closed, a piped 'y' resumes);
+    the README lists our difference: without a terminal (a notebook, a pipe, a service) nothing
+    is asked and flow.run() returns Running with b Paused and c Pending, as
+    FlowRunner(flow).run() does on 1.4.1 (<Running: "Running flow.">, b
+    <Paused: "Trigger function is "manual_only"">, c <Pending>)."""
+    monkeypatch.setattr(sys, "stdin", _Stdin(False))
+    monkeypatch.setattr(builtins, "input", lambda prompt: pytest.fail("asked without a terminal"))
+    flow, last = _approval_flow([], [])
+    state = flow.run()
+    assert repr(state) == '<Running: "Running flow.">'
+    paused = [s for s in state.result.values() if type(s) is st.Paused]
+    assert [repr(s) for s in paused] == ['<Paused: "Trigger function is "manual_only"">']
+    assert repr(state.result[last]) == "<Pending>"
+
+
+# --- the order mapped children are retried in -----------------------------------------------------
+
+def test_mapped_children_are_retried_in_index_order():
+    """1.4.1, flaky.map(range(5)) with max_retries=2 and one retry_delay, children 0, 2, 4
+    failing twice and 3 once: the runs of flaky are (0,1) (1,1) (2,1) (3,1) (4,1), then
+    (0,2) (2,2) (3,2) (4,2), then (0,3) (2,3) (4,3) (child, task_run_count): each retry pass
+    in index order. (Where the downstream child of a success runs is our depth-first order,
+    listed in the README.) Each failing child's states: Running, Failed, Retrying, ... Success."""
+    runs, kinds = [], {}
+
+    def record(t, old, new):
+        kinds.setdefault(context.get("map_index"), []).append(new.type)
+
+    @task(max_retries=2, retry_delay=dt.timedelta(seconds=0.2), state_handlers=[record])
+    def flaky(x):
+        n = context.task_run_count
+        runs.append((x, n))
+        if (x % 2 == 0 and n < 3) or (x == 3 and n < 2):
+            raise ValueError(f"x={x} run {n}")
+        return x * 10
+
+    @task
+    def after(y):
+        return y
+
+    with Flow("retries") as flow:
+        ys = flaky.map(list(range(5)))
+        zs = after.map(ys)
+    state = flow.run()
+    assert state.is_successful()
+    assert runs == [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (0, 2), (2, 2), (3, 2), (4, 2), (0, 3), (2, 3), (4, 3)]
+    assert kinds[0] == ["Running", "Failed", "Retrying", "Running", "Failed", "Retrying", "Running", "Success"]
+    assert kinds[3] == ["Running", "Failed", "Retrying", "Running", "Success"]
+    assert state.result[zs].result == [0, 10, 20, 30, 40]
+
+
 # --- ClientFailed and Runner ---------------------------------------------------------------------
 
 def test_client_failed():

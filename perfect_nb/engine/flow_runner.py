@@ -36,7 +36,7 @@ from perfect_nb.core import context as _context
 from perfect_nb.engine.events import StateChange, dispatch
 from perfect_nb.engine.mapping import Node as _Node, expand
 from perfect_nb.engine.state import (
-    Cancelled, Failed, Finished, Mapped, Pending, Retrying, Scheduled, State, Success,
+    Cancelled, Failed, Finished, Mapped, Paused, Pending, Resume, Retrying, Scheduled, State, Success,
 )
 from perfect_nb.engine.persistence import check_targets
 from perfect_nb.engine.remote_logs import LogEntry, relog
@@ -157,6 +157,7 @@ class FlowRunner(FlowRunnerSteps):
         executor = executor or self.flow.executor or _default_executor(LocalExecutor)
         with _heap_frozen():
             run = _FlowRun(self, params, executor, dict(task_states or {}), context or {}, task_contexts or {}, list(listeners or []), task_runner_state_handlers, cache)
+            self._run_ids = {"flow_run_id": run.flow_run_id, "flow_run_name": run.base["flow_run_name"]}
             final = run.execute(state)
         _flush_notifications()
         if not run.started:  # finished already or not due: the given state, untouched
@@ -376,9 +377,13 @@ class _FlowRun:
         self._release_due_timers()
 
     def _release_due_timers(self) -> None:
-        now = time.time()
-        while self.timers and self.timers[0][0] <= now:
-            self.ready.appendleft(heapq.heappop(self.timers)[2])
+        """Put the retries that are due at the front of the queue, in the order they fell due
+        (as Prefect 1.4.1 retries mapped children: in index order, for one retry_delay)."""
+        now, timers = time.time(), self.timers
+        due = []
+        while timers and timers[0][0] <= now:
+            due.append(heapq.heappop(timers)[2])
+        self.ready.extendleft(reversed(due))
 
     def _submit(self, node: _Node) -> None:
         task = node.task
@@ -557,7 +562,8 @@ def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | 
 
     As in Prefect 1, it starts from ``Scheduled()`` (or the ``state`` given), returns
     every task's state, and waits for retries; a task that did not run is
-    ``Pending("Task not run.")`` in the result.
+    ``Pending("Task not run.")`` in the result. On a terminal it asks whether to resume
+    each paused task (:func:`resume_paused`).
     """
     from perfect_nb.backend import reporter_for
 
@@ -582,11 +588,45 @@ def run_flow(flow: Any, parameters: dict | None = None, run_on_schedule: bool | 
         if kwargs.get("state") is None:
             kwargs["state"] = Scheduled(start_time=_dt.datetime.now(_dt.timezone.utc))
         state = _all_task_states(flow, runner.run(parameters=parameters, **kwargs))
+        state = resume_paused(runner, state, parameters, kwargs)
         flow.last_run = state
         return state
     finally:
         if reporter is not None:
             reporter.close()
+
+
+def resume_paused(runner: FlowRunner, state: State, parameters: dict | None, run_kwargs: dict) -> State:
+    """As Prefect 1.4.1's ``flow.run()``: while the run waits on paused tasks (a ``manual_only``
+    trigger, a PAUSE signal), ask on the terminal for each whether to resume it and run again;
+    'y' gives it ``Resume("Approval given to resume.")``, anything else asks again after the
+    next pass. Without a terminal (a notebook, a pipe, a service) nothing is asked: the flow
+    stays Running with those tasks Paused, to be resumed with ``flow.run(task_states=...)``.
+    """
+    while state.is_running() and isinstance(state.result, dict):
+        paused = [t for t, s in state.result.items() if isinstance(s, Paused)]
+        if not paused or not _on_terminal():
+            return state
+        task_states = dict(state.result)
+        for t in paused:
+            try:
+                answer = input(f"{t} is currently Paused; enter 'y' to resume:\n")
+            except EOFError:  # Ctrl-D: leave the run paused
+                return state
+            if answer.strip().lower() == "y":
+                task_states[t] = Resume("Approval given to resume.")
+        context = {**(run_kwargs.get("context") or {}), **getattr(runner, "_run_ids", {})}  # the same flow run
+        again = {**run_kwargs, "state": state, "task_states": task_states, "context": context}
+        state = _all_task_states(runner.flow, runner.run(parameters=parameters, **again))
+    return state
+
+
+def _on_terminal() -> bool:
+    """True when standard input is an interactive terminal."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or detached
+        return False
 
 
 def _all_task_states(flow: Any, state: State) -> State:

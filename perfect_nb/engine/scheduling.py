@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any
 
+from perfect_nb.engine.flow_runner import resume_paused
 from perfect_nb.engine.state import Cancelled, Scheduled, State
 
 __all__ = ["run_on_schedule"]
@@ -44,6 +45,7 @@ def run_on_schedule(flow: Any, runner: Any, parameters: dict, **kwargs: Any) -> 
         run_context = {**context, "scheduled_start_time": event.start_time}
         state = kwargs.get("state") or Scheduled(start_time=event.start_time)  # as in Prefect 1: from Scheduled at its time
         last = runner.run(parameters=params, context=run_context, **{**kwargs, "state": state})
+        last = resume_paused(runner, last, params, {**kwargs, "context": run_context})
         flow.last_run = last
         if isinstance(last, Cancelled):
             return last
