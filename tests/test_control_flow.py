@@ -243,9 +243,13 @@ def test_case_outside_a_flow_is_an_error():
 
 
 @pytest.mark.parametrize("condition", [True, "x", None, [Parameter("p")]])
-def test_case_needs_a_task(condition):
-    with pytest.raises(TypeError, match="case\\(\\) needs a task as its condition"):
-        case(condition, True)
+def test_case_takes_a_plain_value_outside_a_flow_only_to_fail_on_enter(condition):
+    """As in Prefect 1.4.1, case() accepts a value that is not a task (it becomes the
+    condition's constant); outside a flow the block still cannot open."""
+    block = case(condition, True)
+    with pytest.raises(ValueError, match=r"inside `with Flow"):
+        with block:
+            pass
 
 
 def test_empty_case_adds_nothing_and_an_error_in_the_block_adds_no_condition():
@@ -322,8 +326,6 @@ def test_switch_errors():
             switch(p, {1: a, 2: a})
         with pytest.raises(TypeError, match="dict of value -> task"):
             switch(p, [a])
-        with pytest.raises(TypeError, match="needs a task as its condition"):
-            switch("p", {1: a})
     with pytest.raises(ValueError, match="switch\\(\\) needs a flow"):
         switch(p, {1: a})
     switch(p, {1: a}, flow=flow)
@@ -359,11 +361,13 @@ def test_ifelse_with_one_branch(record, calls):
     assert calls == ["fallback"]
 
 
-def test_ifelse_needs_a_task_and_a_flow():
+def test_ifelse_takes_a_plain_value_and_needs_a_flow():
+    """Prefect 1.4.1: ifelse(True, a(), None) is accepted (True becomes as_bool's constant)."""
     a = task(lambda: 1, name="a")
-    with pytest.raises(TypeError, match="ifelse\\(\\) needs a task"):
-        with Flow("f"):
-            ifelse(True, a(), None)
+    with Flow("f") as flow:
+        chosen = a()
+        ifelse(True, chosen, None)
+    assert flow.run().result[chosen].result == 1
     with pytest.raises(ValueError, match="ifelse\\(\\) needs a flow"):
         ifelse(Parameter("x"), a, None)
 

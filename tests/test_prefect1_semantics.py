@@ -130,6 +130,57 @@ def test_mapped_children_are_retried_in_index_order():
     assert state.result[zs].result == [0, 10, 20, 30, 40]
 
 
+# --- case / switch / ifelse on a plain value --------------------------------------------------------
+
+@task
+def label(text):
+    return text
+
+
+@pytest.mark.parametrize("condition, value, runs", [(True, True, True), (True, False, False), ("a", "a", True), ([1], [1], True)])
+def test_case_takes_a_plain_value(condition, value, runs):
+    """1.4.1: `with case(True, True):` is accepted; the condition task is
+    CompareValue named 'case(True)' with the value folded in as a constant (no Constant
+    task, one edge to the block); case(True, False) is Skipped with 'Provided value "True"
+    did not match "False"' and the block with it; case("a", "a") is named 'case(a)'."""
+    with Flow("plain case") as flow:
+        with case(condition, value):
+            inside = label("in")
+        label("out")
+    compare = flow.get_tasks(task_type=CompareValue)
+    assert [t.name for t in compare] == [f"case({value})"]
+    assert flow.constants[compare[0]] == {"value": condition}
+    assert len(flow.tasks) == 3 and len(flow.edges) == 1
+    state = flow.run()
+    if runs:
+        assert state.result[inside].result == "in"
+    else:
+        assert repr(state.result[compare[0]]) == f'<Skipped: "Provided value "{condition}" did not match "{value}"">'
+        assert type(state.result[inside]) is st.Skipped
+
+
+def test_case_is_named_with_str_of_its_value():
+    """1.4.1: case(pick(), "a") is named 'case(a)' (str, not repr)."""
+    with Flow("named") as flow:
+        with case(label("a"), "a"):
+            label("in")
+    assert {t.name for t in flow.get_tasks(task_type=CompareValue)} == {"case(a)"}
+
+
+def test_switch_and_ifelse_take_a_plain_value():
+    """1.4.1: ifelse(True, a, b) runs a and skips b (tasks as_bool, CompareValue: "True"/"False");
+    switch("x", {"x": a, "y": b}) runs a and skips b."""
+    with Flow("plain branches") as flow:
+        a, b = label("a"), label("b")
+        ifelse(True, a, b)
+        c, d = label("c"), label("d")
+        switch("x", {"x": c, "y": d})
+    state = flow.run()
+    assert [state.result[t].type for t in (a, b, c, d)] == ["Success", "Skipped", "Success", "Skipped"]
+    assert sorted(t.name for t in flow.get_tasks(task_type=CompareValue)) == [
+        'CompareValue: "False"', 'CompareValue: "True"', 'CompareValue: "x"', 'CompareValue: "y"']
+
+
 # --- ClientFailed and Runner ---------------------------------------------------------------------
 
 def test_client_failed():

@@ -45,15 +45,16 @@ class case:  # noqa: N801 - lower case, as in Prefect 1: it reads as a statement
 
     Parameters
     ----------
-    task : Task
-        The task whose result decides.
+    task : Task or Any
+        The task whose result decides. As in Prefect 1.4.1, a plain value is accepted
+        too: it is folded into the condition task as a constant (``case(True, True)``
+        always runs its block, ``case(True, False)`` always skips it).
     value : Any
-        The value that selects this block.
+        The value that selects this block. The condition task is named
+        ``case(<value>)`` with ``str(value)``, as in Prefect 1 (``case(fast)``).
 
     Raises
     ------
-    TypeError
-        When ``task`` is not a Task.
     ValueError
         When used outside ``with Flow(...)``.
 
@@ -73,12 +74,7 @@ class case:  # noqa: N801 - lower case, as in Prefect 1: it reads as a statement
     'Skipped'
     """
 
-    def __init__(self, task: Task, value: Any) -> None:
-        if not isinstance(task, Task):
-            raise TypeError(
-                f"case() needs a task as its condition, got {task!r}. Pass the task whose "
-                "result decides the branch, e.g. `with case(check(), True):`."
-            )
+    def __init__(self, task: Task | Any, value: Any) -> None:
         self.task = task
         self.value = value
         self._flow: Any = None
@@ -86,7 +82,8 @@ class case:  # noqa: N801 - lower case, as in Prefect 1: it reads as a statement
         self._scope: Any = None
 
     def __repr__(self) -> str:
-        return f"<case: {self.task.name} == {self.value!r}>"
+        name = self.task.name if isinstance(self.task, Task) else repr(self.task)
+        return f"<case: {name} == {self.value!r}>"
 
     def __enter__(self) -> "case":
         if self._flow is not None:
@@ -110,10 +107,12 @@ class case:  # noqa: N801 - lower case, as in Prefect 1: it reads as a statement
         if exc_type is not None:
             return
         inside = flow.tasks - before
-        inside.discard(self.task)
+        if isinstance(self.task, Task):
+            inside.discard(self.task)
         if not inside:
             return
-        condition = CompareValue(self.value, name=f"case({self.value!r})").bind(value=self.task, flow=flow)
+        # named with str(value) and given a plain value as a constant, as Prefect 1.4.1 does
+        condition = CompareValue(self.value, name=f"case({self.value})").bind(value=self.task, flow=flow)
         for child in inside:
             if not (flow.upstream_tasks(child) & inside):
                 flow.add_edge(condition, child)

@@ -112,15 +112,6 @@ def _active_flow(flow: Any, what: str) -> Any:
     return flow
 
 
-def _check_condition(condition: Any, what: str) -> Task:
-    if not isinstance(condition, Task):
-        raise TypeError(
-            f"{what} needs a task as its condition, got {condition!r}. Pass the task whose "
-            "result decides the branch (wrap a plain value in a Parameter or a task)."
-        )
-    return condition
-
-
 def switch(condition: Task, cases: dict, mapped: bool = False, *, flow: Any = None) -> None:
     """Run only the task of ``cases`` whose key equals the result of ``condition``.
 
@@ -129,8 +120,9 @@ def switch(condition: Task, cases: dict, mapped: bool = False, *, flow: Any = No
 
     Parameters
     ----------
-    condition : Task
-        The task whose result picks the branch.
+    condition : Task or Any
+        The task whose result picks the branch (a plain value is folded in as a
+        constant, as in Prefect 1.4.1).
     cases : dict
         Value -> task to run when ``condition`` returns that value (``==``).
     mapped : bool
@@ -154,7 +146,6 @@ def switch(condition: Task, cases: dict, mapped: bool = False, *, flow: Any = No
     >>> [state.result[t].type for t in (work, saturday, sunday)], state.result[sunday].result
     (['Skipped', 'Skipped', 'Success'], 'sun')
     """
-    _check_condition(condition, "switch()")
     if not isinstance(cases, dict):
         raise TypeError(f"switch() takes cases as a dict of value -> task, got {type(cases).__name__}.")
     flow = _active_flow(flow, "switch()")
@@ -182,8 +173,8 @@ def ifelse(condition: Task, true_task: Task | None, false_task: Task | None, map
 
     Parameters
     ----------
-    condition : Task
-        Its result is tested with ``bool()``.
+    condition : Task or Any
+        Its result is tested with ``bool()`` (a plain value is accepted, as in Prefect 1.4.1).
     true_task, false_task : Task or None
     mapped : bool
         Decide child by child when ``condition`` is mapped.
@@ -206,7 +197,6 @@ def ifelse(condition: Task, true_task: Task | None, false_task: Task | None, map
     >>> state.result[full].type, state.result[empty].result
     ('Skipped', 'nothing to load')
     """
-    _check_condition(condition, "ifelse()")
     flow = _active_flow(flow, "ifelse()")
     cases = {value: branch for value, branch in ((True, true_task), (False, false_task)) if branch is not None}
     if cases:
