@@ -483,14 +483,19 @@ def test_filter_task_drops_failed_mapped_children():
     assert state.result[kept].result == [0.25, 0.5]
 
 
-def test_filter_task_drops_skipped_children_and_keeps_falsy_values():
+def test_filter_task_keeps_skip_signals_and_falsy_values():
+    """Prefect 1.4.1 gives [1, SKIP('even'), 3, SKIP('even')] and [0, '', False, []]: a child
+    that raised SKIP has the signal as its result, and the default filter keeps it (only None
+    and Exception instances go); pass a filter_func to drop skips too."""
     with Flow("skips") as flow:
         odd = only_odd.map([1, 2, 3, 4])
         kept = FilterTask()(odd)
+        no_skips = FilterTask(filter_func=lambda r: not isinstance(r, signals.SKIP))(odd)
         zeros = FilterTask()([0, None, "", False, []])
     state = flow.run()
     assert [type(s) for s in state.result[odd].map_states] == [Success, Skipped, Success, Skipped]
-    assert state.result[kept].result == [1, 3]
+    assert [repr(r) for r in state.result[kept].result] == ["1", "SKIP('even')", "3", "SKIP('even')"]
+    assert state.result[no_skips].result == [1, 3]
     assert state.result[zeros].result == [0, "", False, []]
 
 

@@ -245,3 +245,30 @@ def test_call_runner_target_handlers_calls_the_targets_handlers():
         calls.clear()
         assert type(runner.handle_state_change(st.Pending(), st.Failed())) is st.Failed
         assert calls == [*target, type(runner).__name__]
+
+
+# --- FilterTask's default filter -------------------------------------------------------------------
+
+@task
+def outcome(x):
+    if x == 0:
+        raise ValueError("zero")
+    if x == 1:
+        raise signals.SKIP("skip one")
+    if x == 2:
+        return None
+    if x == 3:
+        raise signals.FAIL("fail three")
+    return x
+
+
+def test_filter_task_default_drops_none_and_exceptions_only():
+    """1.4.1: after outcome.map(range(5)) (ValueError, SKIP, None, FAIL, 4) the default
+    FilterTask gives [SKIP('skip one'), FAIL('fail three'), 4]: a signal is not an Exception
+    there, so it is kept; FilterTask().run([1, None, NoResult, ValueError('x')]) is
+    [1, NoResult]; a child skipped by its upstream (result None) is dropped."""
+    with Flow("filter") as flow:
+        kept = FilterTask()(outcome.map(list(range(5))))
+    result = flow.run().result[kept].result
+    assert [repr(r) for r in result] == ["SKIP('skip one')", "FAIL('fail three')", "4"]
+    assert FilterTask().run([1, None, NoResult, ValueError("x")]) == [1, NoResult]

@@ -72,7 +72,7 @@ class SKIP(PrefectStateSignal):
     """Skip the task; downstream tasks skip too unless ``skip_on_upstream_skip=False``.
 
     As in Prefect 1, the skipped state's result is the signal itself unless
-    ``result=`` is given (so a ``FilterTask`` drops a skipped child's result).
+    ``result=`` is given (a ``FilterTask``'s default filter keeps it, as in 1.4.1).
     """
 
     _state_cls = _state.Skipped

@@ -2,6 +2,14 @@
 
 >>> FilterTask().run([1, None, ValueError("bad"), 0])
 [1, 0]
+
+As in Prefect 1.4.1, the default keeps what is not ``None`` or an ``Exception``: a
+signal a mapped child raised (``SKIP``, ``FAIL``; Prefect 1's signals are not
+``Exception`` subclasses) and a ``NoResult`` given in a list are kept.
+
+>>> from perfect_nb.engine.signals import SKIP
+>>> FilterTask().run([SKIP("not this one"), 2])
+[SKIP('not this one'), 2]
 """
 
 from __future__ import annotations
@@ -9,22 +17,24 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from perfect_nb.core.task import Task
-from perfect_nb.engine.state import NoResult
 from perfect_nb.engine.triggers import all_finished
 
 __all__ = ["FilterTask"]
 
 
 def _keep_by_default(result: Any) -> bool:
-    """Drop what a run that produced nothing leaves behind: NoResult, None and exceptions."""
-    return not (result is None or result is NoResult or isinstance(result, BaseException))
+    """Drop ``None`` and exceptions (a failed child's result), as Prefect 1.4.1's default:
+    a signal (a BaseException, not an Exception) and ``NoResult`` are kept."""
+    return not (result is None or isinstance(result, Exception))
 
 
 class FilterTask(Task):
     """Filter a list of results (usually the children of a mapped task).
 
-    By default it drops ``NoResult``, ``None`` and exceptions: the results of
-    mapped children that failed, skipped or never ran. It runs once every
+    By default it drops ``None`` and exceptions: the results of mapped children
+    that returned nothing, failed with an error or did not run. As in Prefect 1.4.1,
+    a child that raised a signal (``SKIP``, ``FAIL``) keeps the signal as its result,
+    and the default filter keeps it (pass ``filter_func`` to drop it too). It runs once every
     upstream task finished, however it ended (trigger ``all_finished``), and it
     does not skip when an upstream skipped (``skip_on_upstream_skip=False``).
 
