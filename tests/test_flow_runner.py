@@ -674,21 +674,26 @@ def test_local_executor_futures_hold_errors_and_let_interrupts_through():
         executor.submit(interrupt)
 
 
-def test_flattening_a_non_list_fails_that_task_with_a_clear_message():
+def test_flatten_passes_a_value_that_is_not_a_list_of_lists_as_it_is():
+    """Prefect 1.4.1: collect(flatten(scalar())) gets 5 and collect(flatten(flat())) gets
+    [1, 2] (flatten leaves a value that is not a list of lists unchanged), while a mapped
+    upstream's children are flattened one by one: [5, [6, 7], "ab"] gives [5, 6, 7, "a", "b"]."""
     @task
     def scalar():
         return 5
 
-    events = []
-    with Flow("bad flatten") as flow:
-        s = scalar()
-        c = task(lambda xs: xs, name="collect")(flatten(s))
-    state = flow.run(listeners=[events.append])
-    failed = state.result[c]
-    assert type(failed) is Failed and isinstance(failed.result, TypeError)
-    assert "flatten() needs a list of lists, but task 'scalar' gave int 5" in failed.message
-    assert [(e.old_state.type, e.new_state.type) for e in events if e.task is c] == [("Pending", "Failed")]
-    assert type(state) is Failed
+    @task
+    def flat():
+        return [1, 2]
+
+    collect = task(lambda xs: xs, name="collect")
+    with Flow("flatten as Prefect 1") as flow:
+        a = collect(flatten(scalar()))
+        b = collect(flatten(flat()))
+        c = collect(flatten(collect.map([5, [6, 7], "ab"])))
+    state = flow.run()
+    assert [state.result[t].result for t in (a, b, c)] == [5, [1, 2], [5, 6, 7, "a", "b"]]
+    assert type(state) is Success
 
 
 # --- parameters ---------------------------------------------------------------------------

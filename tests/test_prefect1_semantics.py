@@ -272,3 +272,26 @@ def test_filter_task_default_drops_none_and_exceptions_only():
     result = flow.run().result[kept].result
     assert [repr(r) for r in result] == ["SKIP('skip one')", "FAIL('fail three')", "4"]
     assert FilterTask().run([1, None, NoResult, ValueError("x")]) == [1, NoResult]
+
+
+# --- flatten() of what is not a list of lists ------------------------------------------------------
+
+@pytest.mark.parametrize("value, items", [
+    ([1, 2], [1, 2]),
+    ([[1, 2], 3], [[1, 2], 3]),
+    ([[1, [2, 3]], []], [1, [2, 3]]),
+    (["ab", ["c"]], ["a", "b", "c"]),
+])
+def test_mapping_over_flatten_of_any_list(value, items):
+    """1.4.1: ident.map(flatten(val(v))) maps over v flattened when every item is iterable,
+    else over v as it is: [1, 2] -> [1, 2], [[1, 2], 3] -> [[1, 2], 3], [[1, [2, 3]], []] ->
+    [1, [2, 3]], ["ab", ["c"]] -> ["a", "b", "c"]; of a mapped upstream, children [[1, 2], 3]
+    give [1, 2, 3]."""
+    from perfect_nb.utilities.edges import flatten
+
+    with Flow("flatten") as flow:
+        mapped = label.map(flatten(label(value)))
+        per_child = label.map(flatten(label.map([[1, 2], 3])))
+    state = flow.run()
+    assert state.result[mapped].result == items
+    assert state.result[per_child].result == [1, 2, 3]

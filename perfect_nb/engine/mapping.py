@@ -49,14 +49,22 @@ class Node:
 
 
 def _flattened(state: State) -> list[State]:
-    """One state per item of a flattened upstream; as in Prefect 1, a child of a mapped
-    upstream that did not succeed stands for one item, so that child's downstream fails."""
+    """One state per item of a flattened upstream. As in Prefect 1.4.1: a result that is not
+    a list of lists is mapped over as it is; of a mapped upstream, a child whose result is
+    not iterable, or that did not succeed, stands for one item (so that child's downstream
+    fails when it failed)."""
     if type(state) is not Mapped:
-        return [_item(item, state, f"{i}.{j}") for i, sub in enumerate(state.result) for j, item in enumerate(sub)]
+        try:
+            return [_item(item, state, f"{i}.{j}") for i, sub in enumerate(state.result) for j, item in enumerate(sub)]
+        except TypeError:
+            return _items(state)
     items: list[State] = []
     for child in state.map_states:
         if child.is_successful():
-            items.extend(_item(item, child, j) for j, item in enumerate(child.result))
+            try:
+                items.extend(_item(item, child, j) for j, item in enumerate(child.result))
+            except TypeError:
+                items.append(child)
         else:
             items.append(child)
     return items
@@ -74,11 +82,10 @@ def _item(value: Any, source: State, index: Any) -> Success:
     return Success(result=value, context=None if content is None else {"cache_content": f"{content}[{index}]"})
 
 
-def _cannot_map(name: str, state: State, flattened: bool, exc: Exception) -> str:
-    if flattened:
-        return f"Cannot flatten the result of task {name!r} ({exc}); flatten() needs a list of lists."
-    return (f"Cannot map over the result of task {name!r} ({type(state.result).__name__}); "
-            "map over a list or another iterable, or pass it with unmapped().")
+def _cannot_map(name: str, state: State) -> str:
+    """Prefect 1.4.1's message, then which task gave what and how to fix it."""
+    return (f"At least one upstream state has an unmappable result: task {name!r} gave "
+            f"{type(state.result).__name__}; map over a list or another iterable, or pass it with unmapped().")
 
 
 class _Every:
@@ -152,8 +159,8 @@ def _mapped_items(parent: Node) -> tuple[State | None, dict]:
             continue
         try:
             items[edge] = _flattened(state) if edge.flattened else _items(state)
-        except TypeError as exc:
-            return Failed(_cannot_map(up.task.name, state, edge.flattened, exc), result=None), {}
+        except TypeError:
+            return Failed(_cannot_map(up.task.name, state), result=None), {}
     return None, items
 
 

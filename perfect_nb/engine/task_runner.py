@@ -243,10 +243,12 @@ class TaskRunner(TaskRunnerSteps):
                 continue
             if type(up) is Mapped and not edge.mapped:
                 value = [s.result for s in up.map_states]
+                if edge.flattened:
+                    value = _flatten_children(value)
             else:
                 value = up.result
-            if edge.flattened and not edge.mapped:
-                value = _flatten(value, edge)
+                if edge.flattened and not edge.mapped:
+                    value = _flatten(value)
             inputs[edge.key] = value
         return inputs
 
@@ -418,14 +420,25 @@ def _keep_loop(retry: Retrying, ctx: dict) -> None:
         retry.context["_loop_result"] = ctx["task_loop_result"]
 
 
-def _flatten(value: Any, edge: Any) -> list:
+def _flatten(value: Any) -> Any:
+    """A list of lists made one list; as in Prefect 1.4.1, a value that is not one (it,
+    or one of its items, is not iterable) is passed on as it is."""
     try:
         return [item for sub in value for item in sub]
     except TypeError:
-        raise TypeError(
-            f"flatten() needs a list of lists, but task {edge.upstream_task.name!r} gave "
-            f"{type(value).__name__} {value!r:.60}; pass it without flatten()."
-        ) from None
+        return value
+
+
+def _flatten_children(results: list) -> list:
+    """The results of a mapped task's children made one list: as in Prefect 1.4.1, each
+    iterable result gives its items, any other result is one item."""
+    flat: list = []
+    for result in results:
+        try:
+            flat.extend(result)
+        except TypeError:
+            flat.append(result)
+    return flat
 
 
 def is_interrupt(exc: BaseException) -> bool:
