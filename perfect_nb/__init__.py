@@ -28,7 +28,7 @@ from perfect_nb.tasks.control_flow import case  # noqa: E402
 from perfect_nb.tasks.core.resource_manager import resource_manager  # noqa: E402
 from perfect_nb.utilities.tasks import apply_map  # noqa: E402
 
-__version__ = "0.1.0"
+from perfect_nb._version import __version__  # noqa: E402
 
 __all__ = [
     "DateTimeParameter",

@@ -2,9 +2,11 @@
 
 Prefect-1 import path: ``from perfect_nb.core import Task, Flow, Edge, Parameter``.
 
-The tasks the model builds by itself (Constant, the collections, the operator tasks)
-are in :mod:`perfect_nb.core.implicit`, imported here so that Task's table of them is
-full whenever Task can be imported.
+``core/`` imports nothing above it (no engine, viz, client, tasks or notebook): the
+few methods that hand over to those layers (``flow.run()``, ``flow.visualize()``, ...)
+go through :mod:`perfect_nb.core.seam`. The tasks the model builds by itself
+(Constant, the collections, the operator tasks) are in :mod:`perfect_nb.core.implicit`,
+imported here so that Task's table of them is full whenever Task can be imported.
 """
 
 from perfect_nb.core import implicit as _implicit  # noqa: F401 - fills core.task.IMPLICIT

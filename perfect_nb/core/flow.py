@@ -1,4 +1,5 @@
-"""Flows: graphs of tasks. Pure data, no execution (``flow.run`` hands over to the engine).
+"""Flows: graphs of tasks. Pure data, no execution (``flow.run`` hands over to the engine
+through :mod:`perfect_nb.core.seam`).
 
 Functional API:
 
@@ -30,6 +31,7 @@ import copy as _copy
 from typing import Any, Iterable
 
 from perfect_nb.core import context as _context
+from perfect_nb.core import seam as _seam
 from perfect_nb.core.edge import Edge, EdgeAnnotation
 from perfect_nb.core.parameter import Parameter
 from perfect_nb.core.task import Task, as_task
@@ -455,15 +457,13 @@ class Flow:
         (``perfect backend server``) the run is recorded there;
         ``backend=False`` opts out.
         """
-        from perfect_nb.engine.flow_runner import run_flow
-
         params = dict(parameters or {})
         names = {p.name for p in self.parameters()}
         for key in [k for k in kwargs if k not in _RUN_OPTIONS]:
             if key not in names:
                 raise ParameterError(f"Flow {self.name!r} got an unexpected argument {key!r}; its parameters are {sorted(names)}.")
             params[key] = kwargs.pop(key)
-        return run_flow(self, parameters=params, run_on_schedule=run_on_schedule, **kwargs)
+        return _seam.run_flow(self, parameters=params, run_on_schedule=run_on_schedule, **kwargs)
 
     def register(self, project_name: str | None = None, labels: list[str] | None = None, idempotency_key: str | None = None,
                  force: bool = False, api: str | None = None) -> str:
@@ -473,15 +473,11 @@ class Flow:
         schedule or any task's code) becomes version + 1 and archives the older
         ones. ``api`` is the server (default: the configured ``[backend] api``).
         """
-        from perfect_nb.client.register import register
-
-        return register(self, project_name, labels=labels, idempotency_key=idempotency_key, force=force, api=api)
+        return _seam.register(self, project_name, labels=labels, idempotency_key=idempotency_key, force=force, api=api)
 
     def visualize(self, flow_state: Any = None, filename: str | None = None, format: str | None = None, horizontal: bool = False, expand_mapped: bool = False):
         """Draw the flow as a ``graphviz.Digraph`` (coloured by ``flow_state`` when given)."""
-        from perfect_nb.viz.dot import visualize
-
-        return visualize(self, flow_state=flow_state, filename=filename, format=format, horizontal=horizontal, expand_mapped=expand_mapped)
+        return _seam.visualize(self, flow_state=flow_state, filename=filename, format=format, horizontal=horizontal, expand_mapped=expand_mapped)
 
 
 def _unwrap(value: Any) -> tuple[Any, dict]:

@@ -26,8 +26,10 @@ import logging
 import typing
 from typing import Any, Callable, Iterable
 
+from perfect_nb._version import __version__
 from perfect_nb.configuration import config as _config
 from perfect_nb.core import context as _context
+from perfect_nb.core import seam as _seam
 from perfect_nb.core.edge import EdgeAnnotation
 from perfect_nb.utilities.logging import task_logger
 
@@ -227,9 +229,7 @@ class Task:
             if not callable(handler):
                 raise TypeError(f"Task {self.name!r}: each state handler must be a callable (task, old_state, new_state) -> state, got {handler!r}.")
         if isinstance(self.cache_validator, str):
-            from perfect_nb.engine.cache_validators import resolve
-
-            self.cache_validator = resolve(self.cache_validator)
+            self.cache_validator = _seam.cache_validator(self.cache_validator)
         if self.trigger is not None and not callable(self.trigger):
             raise TypeError(f"Task {self.name!r}: trigger must be a callable such as perfect_nb.triggers.all_finished, got {self.trigger!r}.")
 
@@ -352,15 +352,11 @@ class Task:
 
     def serialize(self) -> dict:
         """The task's settings as JSON-ready data (the keys of Prefect 1's task schema)."""
-        from perfect_nb import __version__
-
         def seconds(delta: _dt.timedelta | None) -> float | None:
             return None if delta is None else delta.total_seconds()
 
         def qualified(obj: Any) -> dict | None:
             return None if obj is None else {"fn": f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}", "kwargs": {}}
-
-        from perfect_nb.engine.triggers import all_successful
 
         return {
             "type": f"{type(self).__module__}.{type(self).__qualname__}",
@@ -372,7 +368,7 @@ class Task:
             "inputs": {k: {"required": v["required"], "type": str(v["type"])} for k, v in self.inputs().items()},
             "outputs": str(self.outputs()),
             "timeout": self.timeout,
-            "trigger": qualified(self.trigger or all_successful),
+            "trigger": qualified(self.trigger or _seam.default_trigger()),
             "skip_on_upstream_skip": self.skip_on_upstream_skip,
             "cache_for": seconds(self.cache_for),
             "cache_key": self.cache_key,

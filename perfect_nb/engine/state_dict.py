@@ -17,14 +17,13 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from perfect_nb._version import __version__
 from perfect_nb.engine.result import NoResult, NoResultType, Result
 
 __all__ = ["from_dict", "to_dict"]
 
 
 def _version() -> str:
-    from perfect_nb import __version__
-
     return __version__
 
 
