@@ -1,15 +1,38 @@
-"""Result hooks: steps of the task pipeline that reuse or keep results.
+"""Result hooks: the steps of a task run that reuse or keep its result, and the
+templates that name where a result lives.
 
-A hook has two methods, called by the TaskRunner around the task's run:
+A hook has two methods:
 
-- ``check(runner, state, inputs, ctx, emit)``: before running; raise
+- ``check(runner, state, inputs, ctx, emit)``: before the task body runs; raise
   ``ENDRUN(Cached(...))`` to reuse a result instead of running, or return ``state``;
-- ``store(runner, state, inputs, ctx, emit)``: after a Success; return the
-  state to end in (for example a Cached state, or the Success with a location).
+- ``store(runner, state, inputs, ctx, emit)``: after a run that ended ``Success``;
+  return the state to end in (a Cached state, or the Success now holding the Result
+  it was written with).
 
-:func:`hooks_for` builds the hooks a task needs (none for most tasks, so the
-hot path pays nothing): ``cache_for`` caching as in Prefect 1, and ``target``
-/ ``result`` checkpointing. The notebook's per-cell cache is a hook too.
+The TaskRunner calls every hook's ``check``, in order, before the body, and every
+hook's ``store`` after it on a Success; its Prefect 1 step methods
+``check_target``, ``check_task_is_cached`` and ``cache_result`` call one kind each.
+:func:`hooks_for` builds the hooks a task needs, none for most tasks, so the hot
+path pays nothing:
+
+- :class:`Checkpoint`, for ``target=`` or a ``result=`` (the task's or the flow's):
+  ``check`` reuses the file the target names whenever it exists (as in Prefect 1,
+  checkpointing on or off; a file that cannot be read is a miss, with a warning);
+  ``store`` writes the result (a LocalResult's file atomically) only when
+  checkpointing is on (:func:`checkpointing`: off for a plain ``flow.run()`` unless
+  configured, as in Prefect 1) and the task's ``checkpoint`` is not False; a failed
+  write is a warning.
+- :class:`DurationCache`, for ``cache_for`` / ``cache_validator`` / ``cache_key``:
+  Prefect 1's cache in this process's memory, keyed by the cache key (else the task
+  name) and map index; :func:`clear_caches` empties it.
+
+The notebook's per-cell cache is not a hook: it is the ``cache`` the FlowRunner is
+given (:mod:`perfect_nb.cache.runs`), asked before a task is submitted at all.
+
+Also here: :func:`format_args` and :func:`template_values`, what a target, a result
+location and a ``task_run_name`` are formatted with, and :func:`check_targets`, which
+the FlowRunner calls before a run to reject a template naming an unknown key.
+Warnings go to the ``perfect_nb.cache`` logger.
 """
 
 from __future__ import annotations
@@ -29,7 +52,10 @@ from perfect_nb.engine.results import Result, template_fields
 from perfect_nb.engine.signals import ENDRUN
 from perfect_nb.engine.state import Cached, Failed, State
 
-__all__ = ["DurationCache", "Checkpoint", "hooks_for", "check_targets", "clear_caches"]
+__all__ = [
+    "Checkpoint", "DurationCache", "check_targets", "checkpointing", "clear_caches", "format_args", "hooks_for",
+    "template_values",
+]
 
 logger = logging.getLogger("perfect_nb.cache")
 
