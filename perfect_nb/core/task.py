@@ -205,7 +205,7 @@ class Task:
             raise ValueError(f"Task {self.name!r}: max_retries={max_retries}{where} needs a retry_delay (a datetime.timedelta or seconds; 0 retries at once).")
         self.retry_on = _exception_set(retry_on)
         self.timeout = _timeout_seconds(timeout)
-        self.trigger = trigger
+        self.trigger = trigger if trigger is not None else _seam.default_trigger()  # Prefect 1.4.1's default
         self.skip_on_upstream_skip = skip_on_upstream_skip
         self.cache_for = _as_timedelta(cache_for, "cache_for")
         self.cache_validator = cache_validator
