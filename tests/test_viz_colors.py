@@ -44,6 +44,7 @@ EXPECTED = {  # Prefect Core 1.x's state colours
     S.TimedOut: "#ff4e33",
     S.TriggerFailed: "#ff5131",
     S.ValidationFailed: "#ff5131",
+    S.ClientFailed: "#eb0000",  # 1.4.1's ClientFailed.color (a MetaState with a colour of its own)
 }
 
 

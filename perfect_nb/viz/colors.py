@@ -59,7 +59,7 @@ LEGEND_ORDER: tuple[str, ...] = (
     "Pending", "Scheduled", "Paused", "Resume", "Retrying", "Submitted", "Queued",
     "Running", "Cancelling", "Success", "Cached", "Mapped", "Skipped", "Looped",
     "Finished", "Cancelled", "Failed", "TimedOut", "TriggerFailed", "ValidationFailed",
-    "MetaState", "State",
+    "ClientFailed", "MetaState", "State",
 )
 _RANK = {name: i for i, name in enumerate(LEGEND_ORDER)}
 
