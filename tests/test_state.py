@@ -128,7 +128,9 @@ EQUALITY = [
     ("same start_time", Scheduled(start_time=WHEN, message="x"), Scheduled(start_time=WHEN), True),
     ("run_count matters", Retrying(run_count=1), Retrying(run_count=2), False),
     ("loop_count matters", Looped(loop_count=1), Looped(loop_count=2), False),
-    ("wrapped state matters", Submitted(state=Pending()), Submitted(state=Running()), False),
+    # Prefect 1.4.1: Submitted(state=Failed()) == Submitted(state=Success()); Queued likewise at one start_time
+    ("wrapped state does not matter", Submitted(state=Pending()), Submitted(state=Running()), True),
+    ("nor for Queued", Queued(state=Pending(), start_time=WHEN), Queued(state=Running(), start_time=WHEN), True),
     ("same wrapped state", Queued(state=Pending(), start_time=WHEN), Queued(state=Pending(), start_time=WHEN), True),
     ("map_states compared child by child", Mapped(map_states=[Success(result=1)]), Mapped(map_states=[Success(result=2)]), False),
     ("equal map_states", Mapped(map_states=[Success(result=1)]), Mapped(map_states=[Success(result=1, message="m")]), True),

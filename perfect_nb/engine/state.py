@@ -374,7 +374,7 @@ class MetaState(State):
         self.state = state
 
     def _fields(self) -> tuple:
-        return (self.state,)
+        return ()  # as Prefect 1.4.1, the wrapped state does not count in ==
 
 
 _MetaState = MetaState  # Prefect 1's name for the meta-state base
@@ -407,7 +407,7 @@ class Queued(MetaState):
         self.start_time = start_time if start_time is not None else _now()
 
     def _fields(self) -> tuple:
-        return (self.state, self.start_time)
+        return (self.start_time,)
 
 
 class Running(State):
