@@ -27,6 +27,7 @@ Add a row here, rather than an import in ``core/``, when the model must reach up
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any, Callable
 
 __all__ = ["cache_validator", "default_trigger", "register", "run_flow", "visualize"]
@@ -42,9 +43,11 @@ _TARGETS: dict[str, tuple[str, str]] = {
 
 
 def _load(name: str) -> Any:
-    """The target of ``name``, imported now (a dictionary look-up once it has been)."""
+    """The target of ``name``: its module imported now, or found in ``sys.modules`` once it
+    has been (a few dictionary look-ups, cheap enough for ``Task()``'s default trigger)."""
     module, attr = _TARGETS[name]
-    return getattr(importlib.import_module(module), attr)
+    loaded = sys.modules.get(module)
+    return getattr(loaded if loaded is not None else importlib.import_module(module), attr)
 
 
 def run_flow(flow: Any, **kwargs: Any) -> Any:
