@@ -301,10 +301,25 @@ def test_mapping_over_flatten_of_any_list(value, items):
 
 def test_a_task_without_a_trigger_has_all_successful():
     """1.4.1: Task().trigger and @task's are prefect.triggers.all_successful (never None);
-    Task(trigger=None) too; cache_for is None. (Its cache_validator default, never_use without
-    cache_for and duration_only with it, is not taken over yet: see the README.)"""
+    Task(trigger=None) too; cache_for is None."""
     assert Task().trigger is triggers.all_successful
     assert task(lambda: 1).trigger is triggers.all_successful
     assert Task(trigger=None).trigger is triggers.all_successful
     assert Task(trigger=triggers.all_finished).trigger is triggers.all_finished
     assert Task().cache_for is None
+
+
+def test_a_task_without_a_cache_validator_has_prefect_1s_default():
+    """1.4.1: Task().cache_validator is prefect.engine.cache_validators.never_use; with
+    cache_for it is duration_only. The notebook cache still reuses such a task: only a
+    never_use the user gave marks it as one that must always run."""
+    import datetime as dt
+
+    from perfect_nb.cache.runs import _never_use
+    from perfect_nb.engine import cache_validators
+
+    assert Task().cache_validator is cache_validators.never_use
+    assert task(lambda: 1).cache_validator is cache_validators.never_use
+    assert Task(cache_for=dt.timedelta(minutes=1)).cache_validator is cache_validators.duration_only
+    assert Task(cache_validator=cache_validators.all_inputs).cache_validator is cache_validators.all_inputs
+    assert not _never_use(task(lambda: 1)) and _never_use(task(lambda: 1, cache_validator=cache_validators.never_use))

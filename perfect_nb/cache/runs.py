@@ -103,7 +103,7 @@ def content(state: State) -> str | None:
 def _never_use(task: Any) -> bool:
     from perfect_nb.engine.cache_validators import never_use
 
-    return task.cache_validator is never_use
+    return task.cache_validator is never_use and getattr(task, "_cache_validator_given", True)
 
 
 class FlowCache:

@@ -208,7 +208,9 @@ class Task:
         self.trigger = trigger if trigger is not None else _seam.default_trigger()  # Prefect 1.4.1's default
         self.skip_on_upstream_skip = skip_on_upstream_skip
         self.cache_for = _as_timedelta(cache_for, "cache_for")
-        self.cache_validator = cache_validator
+        self._cache_validator_given = cache_validator is not None  # the notebook cache reads never_use as 'volatile' only when given
+        self.cache_validator = cache_validator if cache_validator is not None else (  # Prefect 1.4.1's defaults
+            _seam.cache_validator("duration_only" if self.cache_for is not None else "never_use"))
         self.cache_key = cache_key
         self.checkpoint = checkpoint
         self.result = result

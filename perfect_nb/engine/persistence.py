@@ -112,7 +112,7 @@ class DurationCache:
     def __init__(self, task: Any) -> None:
         self.task = task
         self.validator = cache_validators.resolve(task.cache_validator) or cache_validators.duration_only
-        self.explicit_validator = task.cache_validator is not None
+        self.explicit_validator = getattr(task, "_cache_validator_given", task.cache_validator is not None)
 
     def _key(self, ctx: dict) -> str:
         base = self.task.cache_key or self.task.name

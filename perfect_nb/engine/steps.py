@@ -166,7 +166,7 @@ class TaskRunnerSteps(Runner):
         return self._hook_check("DurationCache", state, inputs)
 
     def check_target(self, state: State, inputs: dict) -> State:
-        """ENDRUN(Cached) when the task's ``target`` exists (and checkpointing is on)."""
+        """ENDRUN(Cached) when the task's ``target`` exists (read whatever checkpointing says, as Prefect 1)."""
         return self._hook_check("Checkpoint", state, inputs)
 
     def _hook_check(self, kind: str, state: State, inputs: dict) -> State:
