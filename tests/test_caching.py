@@ -67,7 +67,7 @@ def test_miss_runs_and_ends_cached_then_hit_skips_running():
     assert transitions(events, out) == MISS
     final = state.result[out]
     assert isinstance(final, Cached) and final.result == 10
-    assert final.message == "Task run succeeded; result cached."
+    assert final.message == "Task run succeeded."  # 1.4.1: the Success's message, on the run that cached and on each reuse
     expiration = final.cached_result_expiration
     assert dt.timedelta(seconds=55) < expiration - dt.datetime.now(dt.timezone.utc) <= MINUTE
 
@@ -76,7 +76,7 @@ def test_miss_runs_and_ends_cached_then_hit_skips_running():
     assert "Running" not in [e.new_state.type for e in events if e.task is out]
     assert calls == [1]
     hit = state.result[out]
-    assert type(hit) is Cached and hit.result == 10 and state.is_successful()
+    assert type(hit) is Cached and hit.result == 10 and hit.message == "Task run succeeded." and state.is_successful()
     assert hit.cached_result_expiration == expiration
 
 

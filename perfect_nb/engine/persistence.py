@@ -128,7 +128,7 @@ class DurationCache:
             if self.validator(candidate, inputs, parameters):
                 self._warn_if_stale(key, candidate, inputs)
                 hit = Cached(
-                    "Task run skipped: using a cached result.", result=candidate.result,
+                    candidate.message, result=candidate.result,  # Prefect 1.4.1: the cached run's own message
                     cached_inputs=candidate.cached_inputs, cached_parameters=candidate.cached_parameters,
                     cached_result_expiration=candidate.cached_result_expiration, context=dict(candidate.context),
                 )
@@ -155,7 +155,7 @@ class DurationCache:
     def store(self, runner: Any, state: State, inputs: dict, ctx: dict, emit: Any) -> State:
         expiration = _dt.datetime.now(_dt.timezone.utc) + self.task.cache_for
         cached = Cached(
-            "Task run succeeded; result cached.", result=state.result, cached_inputs=inputs,
+            state.message, result=state.result, cached_inputs=inputs,  # Prefect 1.4.1 keeps "Task run succeeded."
             cached_parameters=dict(ctx.get("parameters") or {}), cached_result_expiration=expiration,
             context=dict(state.context),
         )
