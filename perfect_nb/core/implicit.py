@@ -83,20 +83,12 @@ class VarArgsTask(Task):
 class List(VarArgsTask):
     """The arguments as a list, in order."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("name", "List")
-        super().__init__(**kwargs)
-
     def run(self, **task_results: Any) -> list:
         return _ordered(task_results)
 
 
 class Tuple(VarArgsTask):
     """The arguments as a tuple, in order."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("name", "Tuple")
-        super().__init__(**kwargs)
 
     def run(self, **task_results: Any) -> tuple:
         return tuple(_ordered(task_results))
@@ -105,20 +97,12 @@ class Tuple(VarArgsTask):
 class Set(VarArgsTask):
     """The arguments as a set."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("name", "Set")
-        super().__init__(**kwargs)
-
     def run(self, **task_results: Any) -> set:
         return set(_ordered(task_results))
 
 
 class Dict(Task):
     """``dict(zip(keys, values))``; keys and values may hold tasks."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("name", "Dict")
-        super().__init__(**kwargs)
 
     def run(self, keys: list, values: list) -> dict:
         keys, values = list(keys), list(values)
@@ -142,10 +126,6 @@ _NO_DEFAULT = NoDefault.value
 
 class _Binary(Task):
     _fn = staticmethod(_op.add)
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("name", type(self).__name__)
-        super().__init__(**kwargs)
 
     def run(self, x: Any, y: Any) -> Any:
         return self._fn(x, y)
@@ -178,7 +158,6 @@ class GetItem(Task):
 
     def __init__(self, default: Any = _NO_DEFAULT, **kwargs: Any) -> None:
         self.default = default
-        kwargs.setdefault("name", "GetItem")
         super().__init__(**kwargs)
 
     def run(self, task_result: Any, key: Any) -> Any:
@@ -196,7 +175,6 @@ class GetAttr(Task):
 
     def __init__(self, default: Any = _NO_DEFAULT, **kwargs: Any) -> None:
         self.default = default
-        kwargs.setdefault("name", "GetAttr")
         super().__init__(**kwargs)
 
     def run(self, task_result: Any, attr: str) -> Any:
@@ -210,10 +188,6 @@ class GetAttr(Task):
 
 class Not(Task):
     """``not x`` as a task."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("name", "Not")
-        super().__init__(**kwargs)
 
     def run(self, x: Any) -> bool:
         return not x
