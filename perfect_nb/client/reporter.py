@@ -34,8 +34,8 @@ __all__ = ["Reporter", "drain_spool", "spool_dir", "task_run_key"]
 
 logger = logging.getLogger("perfect_nb.backend")
 BATCH = 1000  # events per request when a spool file is sent
-CHUNK = 2000  # events per request while recording: one is made while the one before is stored
-SEND_FROM = 1000  # this many waiting events wake the sending thread (else every INTERVAL)
+CHUNK = 2000  # events per request at most while recording: one is made while the one before is stored
+SEND_FROM = 250  # this many waiting events wake the sending thread (else every INTERVAL): the server starts early
 INTERVAL = 0.2
 RETRY_EVERY = 2.0
 
@@ -111,6 +111,7 @@ class Reporter:
         self._wake = threading.Event()
         self._stop = False
         self._send_lock = threading.Lock()
+        self._in_flight: tuple[concurrent.futures.Future, list[dict]] | None = None  # (request, its events)
         self._down_since: float | None = None
         self._warned = False
         self.spool_file = spool_dir() / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
@@ -197,32 +198,37 @@ class Reporter:
             self._wake.clear()
             self.flush()
 
-    def flush(self) -> None:
-        """Send what has arrived (or spool it while the server does not answer). Each chunk
-        is converted while the one before it is on its way, so the server stores one while
-        this process makes the next."""
+    def flush(self, wait: bool = False) -> None:
+        """Send what has arrived (or spool it while the server does not answer). One
+        request is on its way at a time and the sender does not wait for it: the next
+        chunk is made while the server stores the one before. ``wait`` waits for the
+        last one too (the run's end)."""
         with self._send_lock:
             items = self._take()
             chunks = (items[i:i + CHUNK] for i in range(0, len(items), CHUNK))
             if self._down_since is not None and time.monotonic() - self._down_since < RETRY_EVERY:
+                self._settle()
                 for chunk in chunks:
                     self._spool([self._to_json(i) for i in chunk])
                 return
-            failed, in_flight = False, None
+            ok = True
             for chunk in chunks:
                 events = [self._to_json(i) for i in chunk]
-                if in_flight is not None:
-                    failed = not self._landed(*in_flight) or failed
-                    in_flight = None
-                if failed:
-                    self._spool(events)
+                ok = self._settle() and ok  # after a chunk the server did not take, the rest is kept too
+                if ok:
+                    self._in_flight = (self._poster.submit(self.client.post_events, events), events)
                 else:
-                    in_flight = (self._poster.submit(self.client.post_events, events), events)
-            if in_flight is not None:
-                failed = not self._landed(*in_flight) or failed
-            if items and not failed and self._down_since is not None:  # it answers again: send what was kept
+                    self._spool(events)
+            if wait:
+                ok = self._settle() and ok
+            if items and ok and self._in_flight is None and self._down_since is not None:  # it answers again: send what was kept
                 self._down_since = None
                 drain_spool(self.client)
+
+    def _settle(self) -> bool:
+        """Wait for the request on its way, if any; False if the server did not take it."""
+        in_flight, self._in_flight = self._in_flight, None
+        return True if in_flight is None else self._landed(*in_flight)
 
     def _landed(self, sending: concurrent.futures.Future, events: list[dict]) -> bool:
         """Wait for one chunk's request; if the server did not take it, spool the chunk."""
@@ -257,7 +263,7 @@ class Reporter:
         self._wake.set()
         self._thread.join(timeout=30)
         self._down_since = None  # one last try for what is left
-        self.flush()
+        self.flush(wait=True)
         self._poster.shutdown(wait=True)
 
 
