@@ -2,9 +2,10 @@
 
 :class:`Reporter` is a listener (``flow.run(listeners=[...])`` style) plus a
 logging handler. The listener only appends the event to a list; a background
-thread turns events into JSON and sends them in batches (every ~200 ms or
-1,000 events), and :meth:`Reporter.close` sends the rest before ``flow.run``
-returns. If the server is down or answers an error, the run goes on: one
+thread turns them into the API's events (each flow run's state changes of a
+batch as one compact ``states`` event, see :mod:`perfect_nb.server.db.ingest`)
+and sends them in batches (every ~200 ms, or sooner once 250 are waiting), and
+:meth:`Reporter.close` sends the rest before ``flow.run`` returns. If the server is down or answers an error, the run goes on: one
 warning says so, the events go to a spool file under
 ``$PERFECT_NB_HOME/spool/``, and they are sent when a server answers again
 (by this run or a later one). Each event has an id the server deduplicates
@@ -103,9 +104,9 @@ class Reporter:
         self.client = client
         self.flow, self.flow_id, self.labels, self.lease = flow, flow_id, list(labels or []), int(lease)
         self.runs: set[str] = set()
-        self._last: dict[tuple, Any] = {}  # (run id, slug, map index) -> its latest state, for the result locations at the run's end
+        self._last: dict[tuple, Any] = {}  # (run id, slug, map index) -> its latest state sent, for the result locations at the run's end
         self._items: list = []
-        self._fields: dict[tuple, dict] = {}  # (run id, task, map index) -> what its state events share
+        self._fields: dict[tuple, list] = {}  # (run id, task, map index) -> the task run as a states event lists it
         self._seq = 0
         self._prefix = uuid.uuid4().hex  # event ids are PREFIX-SEQ: unique, and the same when resent
         self._wake = threading.Event()
@@ -115,7 +116,6 @@ class Reporter:
         self._down_since: float | None = None
         self._warned = False
         self.spool_file = spool_dir() / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
-        self.sent = 0
         self._handler = _LogHandler(self)
         logging.getLogger("perfect_nb").addHandler(self._handler)
         self._poster = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="perfect-reporter-send")
@@ -127,14 +127,6 @@ class Reporter:
         if event.flow_run_id not in self.runs:
             self.runs.add(event.flow_run_id)
             self._items.append(("flow_run", event.flow_run_id, _context.current().get("parameters"), event.timestamp))
-        if event.task is not None:
-            self._last[(event.flow_run_id, event.task.slug, event.map_index)] = event.new_state
-        elif event.new_state.is_finished():  # where the results are, before the run's final state (a restart reuses them at once)
-            for key in [k for k in self._last if k[0] == event.flow_run_id]:
-                state = self._last.pop(key)
-                location = _location(state)
-                if isinstance(location, str):
-                    self._items.append(("location", *key, location))
         self._items.append(event)
         if len(self._items) == SEND_FROM:  # once per batch: the event stays set until the sender takes them
             self._wake.set()
@@ -147,48 +139,75 @@ class Reporter:
         items, self._items = self._items, []
         return items
 
-    def _to_json(self, item: Any) -> dict:
+    def _encode(self, items: list) -> list[dict]:
+        """Items as the API's events (see :mod:`perfect_nb.server.db.ingest`): the state
+        changes of each flow run in one ``states`` event that names each task run once,
+        a flow run's start, logs and result locations one event each."""
+        events: list[dict] = []
+        blocks: dict[str, tuple[dict, dict]] = {}  # run id -> (its states event, (task, map index) -> row index of tasks)
+        for item in items:
+            if type(item) is tuple:
+                events.append(self._other(item))
+                continue
+            run_id, task, new = item.flow_run_id, item.task, item.new_state
+            block = blocks.get(run_id)
+            if block is None:
+                block = blocks[run_id] = ({"id": f"{self._prefix}-{self._seq + 1}", "type": "states", "flow_run_id": run_id, "lease": self.lease,
+                                           "prefix": self._prefix, "tasks": [], "rows": []}, {})
+                events.append(block[0])
+            name = type(new).__name__
+            if task is None:
+                ti = -1
+                if new.is_finished():  # where the results are, before the run's final state (a restart reuses them at once)
+                    events += self._locations(run_id)
+            else:
+                key = (task, item.map_index)
+                ti = block[1].get(key)
+                if ti is None:
+                    ti = block[1][key] = len(block[0]["tasks"])
+                    block[0]["tasks"].append(self._task_run(run_id, task, item.map_index))
+                self._last[(run_id, task.slug, item.map_index)] = new
+            self._seq += 1
+            location = _location(new) if task is not None else None
+            block[0]["rows"].append([ti, name, _message(new), new.is_finished(), self._seq, item.timestamp or time.time(),
+                                     location if isinstance(location, str) else None,
+                                     len(new.map_states or ()) if name == "Mapped" and task is not None else None])
+        return events
+
+    def _locations(self, run_id: str) -> list[dict]:
+        """Location events for the results of a run's task runs whose last state has one."""
+        out = []
+        for key in [k for k in self._last if k[0] == run_id]:
+            location = _location(self._last.pop(key))
+            if isinstance(location, str):
+                out.append(self._other(("location", *key, location)))
+        return out
+
+    def _other(self, item: tuple) -> dict:
+        """A flow run's start, a log record or a result location as its event."""
         self._seq += 1
         event_id = f"{self._prefix}-{self._seq}"
-        if isinstance(item, tuple):
-            kind = item[0]
-            if kind == "flow_run":
-                from perfect_nb.client.register import flow_graph
+        kind = item[0]
+        if kind == "flow_run":
+            from perfect_nb.client.register import flow_graph
 
-                _, run_id, params, ts = item
-                return {"id": event_id, "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
-                        "name": self.flow.name, "parameters": {k: json_safe(v) for k, v in (params or {}).items()}, "labels": self.labels,
-                        "graph": None if self.flow_id else flow_graph(self.flow), "ts": ts}
-            if kind == "location":
-                _, run_id, slug, index, location = item
-                return {"id": event_id, "type": "location", "flow_run_id": run_id, "task_run_id": task_run_key(run_id, slug, index), "location": location, "lease": self.lease}
-            _, run_id, task, level, name, message, ts = item
-            task_run_id = task_run_key(run_id, *task) if task else None
-            return {"id": event_id, "type": "log", "flow_run_id": run_id, "task_run_id": task_run_id, "level": level, "name": name, "message": message, "ts": ts}
-        new, task = item.new_state, item.task
-        event = {
-            **self._task_run_fields(item.flow_run_id, task, item.map_index),
-            "id": event_id, "state": type(new).__name__, "message": _message(new), "finished": new.is_finished(),
-            "seq": self._seq, "ts": item.timestamp or time.time(),
-        }
-        if self.lease:
-            event["lease"] = self.lease
-        if task is not None and type(new).__name__ == "Mapped":  # its children's number, known before any of them runs
-            event["map_size"] = len(new.map_states or ())
-        location = _location(new) if task is not None else None
-        if isinstance(location, str):
-            event["location"] = location
-        return event
+            _, run_id, params, ts = item
+            return {"id": event_id, "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
+                    "name": self.flow.name, "parameters": {k: json_safe(v) for k, v in (params or {}).items()}, "labels": self.labels,
+                    "graph": None if self.flow_id else flow_graph(self.flow), "ts": ts}
+        if kind == "location":
+            _, run_id, slug, index, location = item
+            return {"id": event_id, "type": "location", "flow_run_id": run_id, "task_run_id": task_run_key(run_id, slug, index), "location": location, "lease": self.lease}
+        _, run_id, task, level, name, message, ts = item
+        task_run_id = task_run_key(run_id, *task) if task else None
+        return {"id": event_id, "type": "log", "flow_run_id": run_id, "task_run_id": task_run_id, "level": level, "name": name, "message": message, "ts": ts}
 
-    def _task_run_fields(self, run_id: str, task: Any, index: int | None) -> dict:
-        """The fields every state event of one task run (or of the flow run) shares, made once."""
+    def _task_run(self, run_id: str, task: Any, index: int | None) -> list:
+        """A task run as a ``states`` event lists it: [task_run_id, task_slug, task_name, map_index], made once."""
         key = (run_id, task, index)
         fields = self._fields.get(key)
         if fields is None:
-            fields = self._fields[key] = {
-                "type": "state", "flow_run_id": run_id, "task_run_id": task_run_key(run_id, task.slug, index) if task is not None else None,
-                "task_slug": task.slug if task is not None else None, "task_name": task.name if task is not None else None, "map_index": index,
-            }
+            fields = self._fields[key] = [task_run_key(run_id, task.slug, index), task.slug, task.name, index]
         return fields
 
     def _loop(self) -> None:
@@ -209,11 +228,11 @@ class Reporter:
             if self._down_since is not None and time.monotonic() - self._down_since < RETRY_EVERY:
                 self._settle()
                 for chunk in chunks:
-                    self._spool([self._to_json(i) for i in chunk])
+                    self._spool(self._encode(chunk))
                 return
             ok = True
             for chunk in chunks:
-                events = [self._to_json(i) for i in chunk]
+                events = self._encode(chunk)
                 ok = self._settle() and ok  # after a chunk the server did not take, the rest is kept too
                 if ok:
                     self._in_flight = (self._poster.submit(self.client.post_events, events), events)
@@ -238,7 +257,6 @@ class Reporter:
             self._went_down(exc)
             self._spool(events)
             return False
-        self.sent += len(events)
         return True
 
     def _went_down(self, exc: Exception) -> None:

@@ -24,7 +24,7 @@ from perfect_nb.core.parameter_spec import check_parameters
 from perfect_nb.errors import ParameterError
 from perfect_nb.server.db import queries as q
 from perfect_nb.server.db.orchestration import FINISHED, STATE_NAMES
-from perfect_nb.server.db.ingest import ingest
+from perfect_nb.server.db.ingest import CHANGE_FIELDS, BadEvents, ingest
 
 __all__ = ["router"]
 
@@ -206,8 +206,8 @@ async def get_task_run(task_run_id: str, request: Request) -> dict:
     return await _call(request, q.get_task_run, task_run_id)
 
 
-_EVENT_KEYS = {"flow_run": ("id", "flow_run_id"), "state": ("id", "flow_run_id", "state", "ts"), "log": ("id", "flow_run_id", "ts"),
-               "location": ("id", "flow_run_id", "task_run_id", "location")}
+_EVENT_KEYS = {"flow_run": ("id", "flow_run_id"), "state": ("id", "flow_run_id", "state", "ts"), "states": ("id", "flow_run_id", "prefix", "tasks", "rows"),
+               "log": ("id", "flow_run_id", "ts"), "location": ("id", "flow_run_id", "task_run_id", "location")}
 
 
 @router.post("/events", openapi_extra={"requestBody": {"content": {"application/json": {"schema": EventsIn.model_json_schema()}}, "required": True}})
@@ -227,8 +227,13 @@ async def post_events(request: Request) -> dict:
         missing = [k for k in needed if k not in event]
         if missing:
             raise HTTPException(422, f"events[{i}] ({event['type']}) lacks {', '.join(missing)}.")
-    out = await _call(request, ingest, events, write=True)
-    _publish(request, [e for e in events if e["type"] == "state"])
+    try:
+        out = await _call(request, ingest, events, write=True)
+    except BadEvents as exc:  # nothing of the batch was stored
+        raise HTTPException(422, str(exc)) from None
+    broadcaster = request.app.state.broadcaster
+    if broadcaster.listening:
+        broadcaster.publish([dict(zip(CHANGE_FIELDS, c)) for c in out["changes"]])
     return {"states": out["states"], "logs": out["logs"], "received": len(events)}
 
 

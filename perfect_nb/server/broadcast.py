@@ -32,6 +32,11 @@ class Broadcaster:
         with self._lock:
             self._subs.pop(queue, None)
 
+    @property
+    def listening(self) -> bool:
+        """Whether any stream is open (so a publisher can skip making the events)."""
+        return bool(self._subs)
+
     def publish(self, events: list[dict]) -> None:
         with self._lock:
             subs = list(self._subs.items())

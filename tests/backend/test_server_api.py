@@ -180,6 +180,37 @@ def test_stream_sends_state_changes_of_one_run(client, server):
     assert [(e["flow_run_id"], e["state"]) for e in received] == [("r1", "Running"), ("r1", "Success")]
 
 
+def _states_block(run: str, rows: list) -> dict:
+    return {"id": f"{run}-p-1", "type": "states", "flow_run_id": run, "prefix": f"{run}-p", "lease": 0,
+            "tasks": [[f"{run}.t", "t", "t", None]], "rows": rows}
+
+
+def test_a_states_event_is_stored_once_however_often_it_is_sent(client):
+    """The reporter's compact form: each row is a state change of the flow run (-1) or of a task
+    run it lists; sent twice (a retry, a spool replay), the history and current states are unchanged."""
+    block = _states_block("rb", [[-1, "Running", None, False, 1, 1.0, None, None], [0, "Running", None, False, 2, 1.1, None, None],
+                                 [0, "Success", "ok", True, 3, 1.2, None, None], [-1, "Success", "All reference tasks succeeded.", True, 4, 1.3, None, None]])
+    assert client.post_events([block])["states"] == 4
+    assert client.post_events([block])["states"] == 0
+    run = client.get_flow_run_info("rb")
+    assert type(run.state).__name__ == "Success" and [s["state"] for s in client.get_flow_run_states("rb")] == ["Running", "Success"]
+    task = client.get_task_run_info("rb", "t")
+    assert (task.id, type(task.state).__name__, task.state.message, [s["state"] for s in task.states]) == ("rb.t", "Success", "ok", ["Running", "Success"])
+
+
+@pytest.mark.parametrize("row, says", [
+    ([5, "Running", None, False, 2, 1.0, None, None], "rows[1]"),  # no task 5 in tasks
+    ([0, "Running", None, False, "2", 1.0, None, None], "seq an integer"),
+    ([0, "Running", None, False, 2, 1.0], "rows[1]: expected [task, state, message, finished, seq, ts, location, map_size]"),
+])
+def test_a_states_event_with_a_bad_row_is_422_naming_it_and_nothing_is_stored(client, row, says):
+    good = [-1, "Running", None, False, 1, 1.0, None, None]
+    with pytest.raises(ClientError) as err:
+        client.post_events([{"id": "x", "type": "flow_run", "flow_run_id": "bad", "flow_name": "f", "ts": 1.0}, _states_block("bad", [good, row])])
+    assert err.value.status == 422 and "events[1] (states)" in str(err.value) and says in str(err.value)
+    assert all(r.id != "bad" for r in client.flow_runs())
+
+
 def test_the_api_describes_itself_on_a_page_that_loads_nothing_from_elsewhere(server):
     import httpx
 

@@ -1,13 +1,22 @@
 """Event ingestion: a batch of the engine's events, stored in one transaction.
 
-Three kinds of event arrive, each with an ``id`` the server deduplicates on:
+The kinds of event, each with an ``id`` the server deduplicates on:
 
 - ``flow_run``: a run began (``flow_run_id``, ``flow_name``, ``flow_id`` when
   the flow is registered, ``parameters``, ``labels``, ``graph``, ``ts``);
-- ``state``: a flow run (``task_run_id`` null) or a task run changed state
-  (``task_slug``, ``task_name``, ``map_index``, ``state``, ``message``,
-  ``finished``, ``seq``, ``ts``; ``map_size``, the number of children, with a
-  task run's ``Mapped`` state);
+- ``states``: what the reporter sends, the state changes of one flow run in a
+  compact form: ``flow_run_id``, ``lease``, ``prefix``, ``tasks`` (the task runs
+  the rows name, each ``[task_run_id, task_slug, task_name, map_index]``) and
+  ``rows``, one per state change: ``[task, state, message, finished, seq, ts,
+  location, map_size]`` where ``task`` indexes ``tasks`` (-1: the flow run's own
+  state) and the change's event id is ``PREFIX-SEQ``; for example
+  ``{"id": "p-1", "type": "states", "flow_run_id": "r", "prefix": "p", "lease": 0,
+  "tasks": [["r.1", "inc", "inc", null]], "rows": [[-1, "Running", null, false, 1, 1.5, null, null],
+  [0, "Success", "Task run succeeded.", true, 2, 1.6, null, null]]}``;
+- ``state``: one state change as an object: a flow run's (``task_run_id`` null)
+  or a task run's (``task_slug``, ``task_name``, ``map_index``, ``state``,
+  ``message``, ``finished``, ``seq``, ``ts``, ``lease``, ``location``; ``map_size``,
+  the number of children, with a task run's ``Mapped`` state);
 - ``log``: a log record (``level``, ``name``, ``message``, ``ts``);
 - ``location``: where a task run's result was stored (``task_run_id``,
   ``location``, and from a run process ``preview``, a short repr of the value
@@ -15,7 +24,7 @@ Three kinds of event arrive, each with an ``id`` the server deduplicates on:
   a run process once it is over, so that a restart can reuse it (a state event
   may go out before the result is written).
 
-Every state event goes into the history; it becomes the current state of its
+Every state change goes into the history; it becomes the current state of its
 run only when it carries the run's current ``lease`` (see
 :mod:`~perfect_nb.server.db.schema`) and its ``seq`` is newer than the one
 stored, so a batch sent twice, replayed late from a spool file, or sent by a
@@ -30,11 +39,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from perfect_nb.server.db.schema import flow_runs, logs, states, task_runs
+from perfect_nb.server.db.schema import flow_runs, logs, task_runs
 
-__all__ = ["ingest", "upsert"]
+__all__ = ["BadEvents", "ingest", "state_changes", "upsert"]
 
 PREVIEW_LIMIT = 1000  # characters of a result's preview kept (the run process sends ~200)
+
+# A state change as ingestion handles it, whichever form it came in: a tuple of these fields.
+EVENT_ID, RUN, TASK_RUN, SLUG, NAME, INDEX, STATE, MESSAGE, FINISHED, SEQ, TS, LEASE, LOCATION, MAP_SIZE = range(14)
+CHANGE_FIELDS = ("id", "flow_run_id", "task_run_id", "task_slug", "task_name", "map_index", "state", "message", "finished", "seq", "ts", "lease", "location", "map_size")
+_FLOW_RUN = (None, None, None, None)  # a ``states`` row with task -1: the flow run's own state
+
+
+class BadEvents(ValueError):
+    """A batch the server cannot read; the message names the event and says what was expected."""
 
 
 def upsert(conn: sa.Connection, table: sa.Table):
@@ -46,6 +64,46 @@ def upsert(conn: sa.Connection, table: sa.Table):
     return insert(table)
 
 
+def state_changes(events: list[dict]) -> list[tuple]:
+    """Every state change of a batch as a tuple of :data:`CHANGE_FIELDS`, in order;
+    :class:`BadEvents` for a ``states`` event that is not as described above.
+
+    >>> [c[:3] + c[6:7] for c in state_changes([{"id": "p-1", "type": "states", "flow_run_id": "r", "prefix": "p",
+    ...     "tasks": [["r.1", "inc", "inc", None]], "rows": [[0, "Running", None, False, 1, 1.5, None, None]]}])]
+    [('p-1', 'r', 'r.1', 'Running')]
+    """
+    out: list[tuple] = []
+    for i, e in enumerate(events):
+        kind = e["type"]
+        if kind == "states":
+            out += _block_changes(e, f"events[{i}] (states)")
+        elif kind == "state":
+            out.append((e["id"], e["flow_run_id"], e.get("task_run_id"), e.get("task_slug"), e.get("task_name"), e.get("map_index"), e["state"],
+                        e.get("message"), bool(e.get("finished")), e.get("seq", 0), e["ts"], e.get("lease") or 0, e.get("location"), e.get("map_size")))
+    return out
+
+
+def _block_changes(block: dict, where: str) -> list[tuple]:
+    run, prefix, lease, tasks, rows = block["flow_run_id"], block["prefix"], block.get("lease") or 0, block["tasks"], block["rows"]
+    if not isinstance(tasks, list) or not all(isinstance(t, list) and len(t) == 4 for t in tasks):
+        raise BadEvents(f"{where}: tasks must be a list of [task_run_id, task_slug, task_name, map_index].")
+    if not isinstance(rows, list):
+        raise BadEvents(f"{where}: rows must be a list.")
+    out = []
+    for j, row in enumerate(rows):
+        try:
+            task, state, message, finished, seq, ts, location, map_size = row
+            task_run, slug, name, index = tasks[task] if task >= 0 else _FLOW_RUN
+            ok = type(state) is str and type(seq) is int and type(ts) in (float, int)
+        except (TypeError, ValueError, IndexError):
+            ok = False
+        if not ok:
+            raise BadEvents(f"{where} rows[{j}]: expected [task, state, message, finished, seq, ts, location, map_size], task being "
+                            f"an index into tasks or -1 for the flow run, state a string, seq an integer, ts a number; got {str(row)[:200]}.")
+        out.append((f"{prefix}-{seq}", run, task_run, slug, name, index, state, message, finished, seq, ts, lease, location, map_size))
+    return out
+
+
 def _new_runs(events: list[dict], now: float) -> list[dict]:
     rows = {}
     for e in events:
@@ -55,7 +113,7 @@ def _new_runs(events: list[dict], now: float) -> list[dict]:
                 parameters=e.get("parameters") or {}, labels=e.get("labels") or [], graph=e.get("graph"), state="Scheduled",
                 scheduled_start_time=e.get("ts", now), created=e.get("ts", now), updated=now,
             )
-        elif e["type"] in ("state", "log") and e["flow_run_id"] not in rows:  # its flow_run event was sent earlier, or lost
+        elif e["type"] in ("state", "states", "log") and e["flow_run_id"] not in rows:  # its flow_run event was sent earlier, or lost
             rows[e["flow_run_id"]] = dict(
                 id=e["flow_run_id"], flow_id=None, flow_name="?", name="?", parameters={}, labels=[], graph=None, state="Scheduled",
                 scheduled_start_time=e.get("ts", now), created=e.get("ts", now), updated=now, _placeholder=True,
@@ -63,49 +121,39 @@ def _new_runs(events: list[dict], now: float) -> list[dict]:
     return list(rows.values())
 
 
-def _latest(rows: list[dict], key: str) -> dict[str, dict]:
-    """Per run id: the newest state event, the first Running time and the last finish time."""
-    out: dict[str, dict] = {}
-    for e in rows:
-        run_id = e[key]
-        cur = out.get(run_id)
+def _latest(changes: list[tuple], key: int) -> dict[str, list]:
+    """Per run id (``key`` is RUN or TASK_RUN): [the newest change, the first Running time, the map size]."""
+    out: dict[str, list] = {}
+    for c in changes:
+        cur = out.get(c[key])
         if cur is None:
-            cur = out[run_id] = {"seq": -1, "start": None}
-        if e["state"] == "Running" and cur["start"] is None:
-            cur["start"] = e["ts"]
-        if isinstance(e.get("map_size"), int):  # a task run's Mapped state: how many children it has
-            cur["map_size"] = e["map_size"]
-        if e.get("seq", 0) > cur["seq"]:
-            cur.update(seq=e.get("seq", 0), event=e)
+            cur = out[c[key]] = [c, None, None]
+        elif c[SEQ] > cur[0][SEQ]:
+            cur[0] = c
+        if cur[1] is None and c[STATE] == "Running":
+            cur[1] = c[TS]
+        if type(c[MAP_SIZE]) is int:  # a task run's Mapped state: how many children it has
+            cur[2] = c[MAP_SIZE]
     return out
 
 
-def _apply_flow_states(conn: sa.Connection, latest: dict[str, dict], now: float) -> None:
-    for run_id, info in latest.items():
-        e = info["event"]
-        values: dict[str, Any] = dict(state=e["state"], message=e.get("message"), seq=e["seq"], updated=now, version=flow_runs.c.version + 1)
-        values["end_time"] = e["ts"] if e.get("finished") else None
-        if info["start"] is not None:
-            values["start_time"] = sa.func.coalesce(flow_runs.c.start_time, info["start"])
-        where = [flow_runs.c.id == run_id, flow_runs.c.seq < e["seq"], flow_runs.c.lease == e.get("lease", 0)]
-        if not e.get("finished"):
+def _apply_flow_states(conn: sa.Connection, latest: dict[str, list], now: float) -> None:
+    for run_id, (c, start, _) in latest.items():
+        values: dict[str, Any] = dict(state=c[STATE], message=c[MESSAGE], seq=c[SEQ], updated=now, version=flow_runs.c.version + 1)
+        values["end_time"] = c[TS] if c[FINISHED] else None
+        if start is not None:
+            values["start_time"] = sa.func.coalesce(flow_runs.c.start_time, start)
+        where = [flow_runs.c.id == run_id, flow_runs.c.seq < c[SEQ], flow_runs.c.lease == c[LEASE]]
+        if not c[FINISHED]:
             where.append(flow_runs.c.state != "Cancelling")
         conn.execute(flow_runs.update().where(*where).values(**values))
 
 
-def _apply_task_states(conn: sa.Connection, latest: dict[str, dict], now: float) -> None:
-    rows = []
-    for run_id, info in latest.items():
-        e = info["event"]
-        rows.append(dict(
-            id=run_id, flow_run_id=e["flow_run_id"], task_slug=e.get("task_slug") or "?", task_name=e.get("task_name") or e.get("task_slug") or "?",
-            map_index=-1 if e.get("map_index") is None else e["map_index"], state=e["state"], message=e.get("message"), seq=e["seq"],
-            start_time=info["start"], end_time=e["ts"] if e.get("finished") else None, updated=now, lease=e.get("lease", 0),
-            result_location=e.get("location"), map_size=info.get("map_size"),
-        ))
-    if not rows:
-        return
-    _executemany(conn, _TASK_UPSERT, [tuple(r[c] for c in _TASK_COLUMNS) for r in rows])
+def _apply_task_states(conn: sa.Connection, latest: dict[str, list], now: float) -> None:
+    rows = [(task_run, c[RUN], c[SLUG] or "?", c[NAME] or c[SLUG] or "?", -1 if c[INDEX] is None else c[INDEX], c[STATE], c[MESSAGE], c[SEQ],
+             start, c[TS] if c[FINISHED] else None, now, c[LEASE], c[LOCATION], map_size)
+            for task_run, (c, start, map_size) in latest.items()]
+    _executemany(conn, _TASK_UPSERT, rows)
 
 
 _TASK_COLUMNS = ("id", "flow_run_id", "task_slug", "task_name", "map_index", "state", "message", "seq", "start_time", "end_time", "updated", "lease", "result_location", "map_size")
@@ -137,18 +185,28 @@ def _executemany(conn: sa.Connection, template: str, rows: list[tuple]) -> int:
     return conn.exec_driver_sql(sql, rows).rowcount
 
 
-def _current(conn: sa.Connection, events: list[dict]) -> list[dict]:
-    """The events that carry their flow run's current lease (the others are history only)."""
-    if not events or all(not e.get("lease") for e in events) and not any(e.get("task_run_id") for e in events):
-        return events  # unleased flow-level events: the update's own condition checks the lease
-    ids = sorted({e["flow_run_id"] for e in events})
+def _current(conn: sa.Connection, changes: list[tuple]) -> list[tuple]:
+    """The changes that carry their flow run's current lease (the others are history only)."""
+    if not changes or all(not c[LEASE] and c[TASK_RUN] is None for c in changes):
+        return changes  # unleased flow-level changes: the update's own condition checks the lease
+    ids = sorted({c[RUN] for c in changes})
     leases = dict(conn.execute(sa.select(flow_runs.c.id, flow_runs.c.lease).where(flow_runs.c.id.in_(ids))).all())
-    return [e for e in events if leases.get(e["flow_run_id"], 0) == e.get("lease", 0)]
+    return [c for c in changes if leases.get(c[RUN], 0) == c[LEASE]]
+
+
+def _current_locations(conn: sa.Connection, events: list[dict]) -> list[dict]:
+    """The location events that carry their flow run's current lease."""
+    if not events:
+        return events
+    leases = dict(conn.execute(sa.select(flow_runs.c.id, flow_runs.c.lease).where(flow_runs.c.id.in_(sorted({e["flow_run_id"] for e in events})))).all())
+    return [e for e in events if leases.get(e["flow_run_id"], 0) == (e.get("lease") or 0)]
 
 
 def ingest(conn: sa.Connection, events: list[dict]) -> dict:
-    """Store a batch of events; return what was new: ``{"states": n, "logs": n, "runs": [ids]}``."""
+    """Store a batch of events; return what was new, ``{"states": n, "logs": n, "runs": [ids],
+    "changes": [...]}`` (``changes``: every state change, as :func:`state_changes` gives them)."""
     now = time.time()
+    changes = state_changes(events)  # checked before anything is written
     runs = _new_runs(events, now)
     if runs:
         real = [{k: v for k, v in r.items() if k != "_placeholder"} for r in runs if not r.get("_placeholder")]
@@ -162,24 +220,22 @@ def ingest(conn: sa.Connection, events: list[dict]) -> dict:
             ), real)
         if holders:
             conn.execute(upsert(conn, flow_runs).on_conflict_do_nothing(index_elements=["id"]), holders)
-    state_events = [e for e in events if e["type"] == "state"]
     new_states = 0
-    if state_events:
-        rows = [(e["id"], e["flow_run_id"], e.get("task_run_id"), e["state"], e.get("message"), e["ts"]) for e in state_events]
-        new_states = _executemany(conn, _STATE_INSERT, rows)
-        state_events = _current(conn, state_events)
-        _apply_flow_states(conn, _latest([e for e in state_events if not e.get("task_run_id")], "flow_run_id"), now)
-        _apply_task_states(conn, _latest([e for e in state_events if e.get("task_run_id")], "task_run_id"), now)
+    if changes:
+        new_states = _executemany(conn, _STATE_INSERT, [(c[EVENT_ID], c[RUN], c[TASK_RUN], c[STATE], c[MESSAGE], c[TS]) for c in changes])
+        current = _current(conn, changes)
+        _apply_flow_states(conn, _latest([c for c in current if c[TASK_RUN] is None], RUN), now)
+        _apply_task_states(conn, _latest([c for c in current if c[TASK_RUN] is not None], TASK_RUN), now)
     log_events = [e for e in events if e["type"] == "log"]
     new_logs = 0
     if log_events:
         rows = [(e["id"], e["flow_run_id"], e.get("task_run_id"), int(e.get("level", 20)), str(e.get("name", ""))[:200], str(e.get("message", "")), e["ts"]) for e in log_events]
         new_logs = _executemany(conn, _LOG_INSERT, rows)
-    located = _current(conn, [e for e in events if e["type"] == "location"])
+    located = _current_locations(conn, [e for e in events if e["type"] == "location"])
     if located:
         conn.execute(task_runs.update().where(task_runs.c.id == sa.bindparam("tid")).values(result_location=sa.bindparam("loc")),
                      [{"tid": e["task_run_id"], "loc": str(e["location"])} for e in located])
         previews = [{"tid": e["task_run_id"], "text": str(e["preview"])[:PREVIEW_LIMIT]} for e in located if e.get("preview") is not None]
         if previews:
             conn.execute(task_runs.update().where(task_runs.c.id == sa.bindparam("tid")).values(result_preview=sa.bindparam("text")), previews)
-    return {"states": max(new_states, 0), "logs": max(new_logs, 0), "runs": sorted({e["flow_run_id"] for e in events})}
+    return {"states": max(new_states, 0), "logs": max(new_logs, 0), "runs": sorted({e["flow_run_id"] for e in events}), "changes": changes}
