@@ -144,7 +144,7 @@ class Reporter:
         changes of each flow run in one ``states`` event that names each task run once,
         a flow run's start, logs and result locations one event each."""
         events: list[dict] = []
-        blocks: dict[str, tuple[dict, dict]] = {}  # run id -> (its states event, (task, map index) -> row index of tasks)
+        blocks: dict[str, _StatesBlock] = {}
         for item in items:
             if type(item) is tuple:
                 events.append(self._other(item))
@@ -152,26 +152,21 @@ class Reporter:
             run_id, task, new = item.flow_run_id, item.task, item.new_state
             block = blocks.get(run_id)
             if block is None:
-                block = blocks[run_id] = ({"id": f"{self._prefix}-{self._seq + 1}", "type": "states", "flow_run_id": run_id, "lease": self.lease,
-                                           "prefix": self._prefix, "tasks": [], "rows": []}, {})
-                events.append(block[0])
+                block = blocks[run_id] = _StatesBlock(run_id, self.lease, self._prefix, self._seq + 1)
+                events.append(block.event)
             name = type(new).__name__
             if task is None:
-                ti = -1
+                ti, location, map_size = -1, None, None
                 if new.is_finished():  # where the results are, before the run's final state (a restart reuses them at once)
                     events += self._locations(run_id)
             else:
-                key = (task, item.map_index)
-                ti = block[1].get(key)
-                if ti is None:
-                    ti = block[1][key] = len(block[0]["tasks"])
-                    block[0]["tasks"].append(self._task_run(run_id, task, item.map_index))
+                ti = block.task_index(task, item.map_index, self._task_run)
                 self._last[(run_id, task.slug, item.map_index)] = new
+                location = _location(new)
+                map_size = len(new.map_states or ()) if name == "Mapped" else None
             self._seq += 1
-            location = _location(new) if task is not None else None
-            block[0]["rows"].append([ti, name, _message(new), new.is_finished(), self._seq, item.timestamp or time.time(),
-                                     location if isinstance(location, str) else None,
-                                     len(new.map_states or ()) if name == "Mapped" and task is not None else None])
+            block.rows.append([ti, name, _message(new), new.is_finished(), self._seq, item.timestamp or time.time(),
+                               location if isinstance(location, str) else None, map_size])
         return events
 
     def _locations(self, run_id: str) -> list[dict]:
@@ -285,7 +280,6 @@ class Reporter:
         self._poster.shutdown(wait=True)
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def task_run_key(flow_run_id: str, slug: str, map_index: int | None) -> str:
     """The id a task run has in the server: the same for every attempt of a flow run,
     so a restarted run updates the task runs it has. It starts with the flow run's id,
@@ -297,7 +291,35 @@ def task_run_key(flow_run_id: str, slug: str, map_index: int | None) -> str:
     >>> task_run_key("3b0c0e1e-6f57-4b5c-9a43-0d3f3f0e2a10", "add-1", 0)
     '3b0c0e1e-6f57-4b5c-9a43-0d3f3f0e2a10.8110a9c059dd9fa525fd'
     """
-    return f"{flow_run_id}.{hashlib.sha1(f'{slug}/{-1 if map_index is None else map_index}'.encode()).hexdigest()[:20]}"
+    return f"{flow_run_id}.{_task_digest(slug, -1 if map_index is None else map_index)}"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _task_digest(slug: str, map_index: int) -> str:
+    """The part of a task run's id that names the task run within its flow run: the same
+    in every run of a flow, so it is hashed once, not once per task per run."""
+    return hashlib.sha1(f"{slug}/{map_index}".encode()).hexdigest()[:20]
+
+
+class _StatesBlock:
+    """One flow run's ``states`` event of a batch, and where each of its task runs is in ``tasks``."""
+
+    __slots__ = ("event", "rows", "tasks", "_index")
+
+    def __init__(self, run_id: str, lease: int, prefix: str, seq: int) -> None:
+        self.tasks: list[list] = []
+        self.rows: list[list] = []
+        self.event = {"id": f"{prefix}-{seq}", "type": "states", "flow_run_id": run_id, "lease": lease, "prefix": prefix, "tasks": self.tasks, "rows": self.rows}
+        self._index: dict[tuple, int] = {}  # (task, map index) -> its position in tasks
+
+    def task_index(self, task: Any, map_index: int | None, fields: Any) -> int:
+        """The position of the task run in ``tasks``, listing it (``fields(run_id, task, map_index)``) the first time."""
+        key = (task, map_index)
+        ti = self._index.get(key)
+        if ti is None:
+            ti = self._index[key] = len(self.tasks)
+            self.tasks.append(fields(self.event["flow_run_id"], task, map_index))
+        return ti
 
 
 def drain_spool(client: Any, skip: Path | None = None) -> int:

@@ -189,8 +189,7 @@ def _current(conn: sa.Connection, changes: list[tuple]) -> list[tuple]:
     """The changes that carry their flow run's current lease (the others are history only)."""
     if not changes or all(not c[LEASE] and c[TASK_RUN] is None for c in changes):
         return changes  # unleased flow-level changes: the update's own condition checks the lease
-    ids = sorted({c[RUN] for c in changes})
-    leases = dict(conn.execute(sa.select(flow_runs.c.id, flow_runs.c.lease).where(flow_runs.c.id.in_(ids))).all())
+    leases = _leases(conn, {c[RUN] for c in changes})
     return [c for c in changes if leases.get(c[RUN], 0) == c[LEASE]]
 
 
@@ -198,8 +197,13 @@ def _current_locations(conn: sa.Connection, events: list[dict]) -> list[dict]:
     """The location events that carry their flow run's current lease."""
     if not events:
         return events
-    leases = dict(conn.execute(sa.select(flow_runs.c.id, flow_runs.c.lease).where(flow_runs.c.id.in_(sorted({e["flow_run_id"] for e in events})))).all())
+    leases = _leases(conn, {e["flow_run_id"] for e in events})
     return [e for e in events if leases.get(e["flow_run_id"], 0) == (e.get("lease") or 0)]
+
+
+def _leases(conn: sa.Connection, run_ids: set[str]) -> dict[str, int]:
+    """The current lease of each of these flow runs (those that exist)."""
+    return dict(conn.execute(sa.select(flow_runs.c.id, flow_runs.c.lease).where(flow_runs.c.id.in_(sorted(run_ids)))).all())
 
 
 def ingest(conn: sa.Connection, events: list[dict]) -> dict:
