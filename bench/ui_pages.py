@@ -82,7 +82,7 @@ def seed(url: str, runs: int = 10_000, tasks_per_run: int = 100, task_states: bo
         flow_runs.append((run_id, flow, f"pipeline-{i % n_flows:02d}", f"run {i}", '{"n": 3}', "[]", state, message, 3, 3, scheduled, start, end, created, end or created))
         for k, name in enumerate(["Scheduled"] + (["Running"] if start else []) + ([state] if end else [])):
             state_id += 1
-            states.append((state_id, f"s-{run_id}-{k}", run_id, None, name, None, created + k))
+            states.append((state_id, f"s-{run_id}-{k}", run_id, "", name, None, created + k))  # "": the flow run's own
         if start is None:
             continue
         for t in range(tasks_per_run):

@@ -46,3 +46,38 @@ def test_task_runs_recorded_with_uuid_ids_are_renamed_with_their_states_and_logs
         assert {(r.task_slug, r.map_index): r.id for r in conn.execute(sa.select(task_runs))} == old
         assert sorted(r.task_run_id or "" for r in conn.execute(sa.select(states.c.task_run_id))) == sorted(["", *old.values()])
     db.dispose()
+
+
+def test_states_copied_by_0007_keep_their_history_and_new_ones_are_deduplicated_after_them(database_url):
+    """Revision 0007 copies the states table (a flow run's own states get task_run_id '');
+    the histories read back as before, a state recorded afterwards is numbered after the
+    copied ones and stored once when sent twice, and a downgrade gives the NULLs back."""
+    from perfect_nb.server.db import queries
+    from perfect_nb.server.db.ingest import ingest
+
+    db = Database(database_url)
+    _to(db, "0006")
+    run = str(uuid.uuid4())
+    tid = task_run_key(run, "inc", None)
+    with db.write() as conn:
+        conn.execute(flow_runs.insert(), dict(id=run, flow_name="f", name="f", parameters={}, labels=[], state="Running", scheduled_start_time=1.0, created=1.0, updated=1.0))
+        conn.execute(task_runs.insert(), dict(id=tid, flow_run_id=run, task_slug="inc", task_name="inc", map_index=-1, state="Running", seq=2, updated=1.0))
+        conn.execute(states.insert(), [dict(event_id="e1", flow_run_id=run, task_run_id=None, state="Scheduled", timestamp=1.0),
+                                       dict(event_id="e2", flow_run_id=run, task_run_id=None, state="Running", timestamp=2.0),
+                                       dict(event_id="e3", flow_run_id=run, task_run_id=tid, state="Running", timestamp=3.0)])
+    _to(db, "head")
+    later = {"id": "p-4", "type": "states", "flow_run_id": run, "prefix": "p", "tasks": [[tid, "inc", "inc", None]],
+             "rows": [[0, "Success", None, True, 4, 4.0, None, None], [-1, "Success", None, True, 5, 5.0, None, None]]}
+    for _ in range(2):
+        with db.write() as conn:
+            ingest(conn, [later])
+    with db.read() as conn:
+        flow_history = [(s["state"], s["task_run_id"]) for s in queries.list_states(conn, run)]
+        task_history = [s["state"] for s in queries.list_states(conn, run, task_run_id=tid)]
+    assert flow_history == [("Scheduled", None), ("Running", None), ("Success", None)]
+    assert task_history == ["Running", "Success"]
+    _to(db, "0006", down=True)
+    with db.read() as conn:
+        rows = conn.execute(sa.text("SELECT event_id, task_run_id FROM states ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("e1", None), ("e2", None), ("e3", tid), ("p-4", tid), ("p-5", None)]
+    db.dispose()

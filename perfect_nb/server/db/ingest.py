@@ -168,7 +168,7 @@ _TASK_UPSERT = (
     "WHERE task_runs.lease < excluded.lease OR task_runs.seq < excluded.seq"
 )
 _STATE_COLUMNS = ("event_id", "flow_run_id", "task_run_id", "state", "message", "timestamp")
-_STATE_INSERT = f"INSERT INTO states ({', '.join(_STATE_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (event_id) DO NOTHING"
+_STATE_INSERT = f"INSERT INTO states ({', '.join(_STATE_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (flow_run_id, task_run_id, event_id) DO NOTHING"
 _LOG_COLUMNS = ("event_id", "flow_run_id", "task_run_id", "level", "name", "message", "timestamp")
 _LOG_INSERT = f"INSERT INTO logs ({', '.join(_LOG_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (event_id) DO NOTHING"
 
@@ -226,7 +226,7 @@ def ingest(conn: sa.Connection, events: list[dict]) -> dict:
             conn.execute(upsert(conn, flow_runs).on_conflict_do_nothing(index_elements=["id"]), holders)
     new_states = 0
     if changes:
-        new_states = _executemany(conn, _STATE_INSERT, [(c[EVENT_ID], c[RUN], c[TASK_RUN], c[STATE], c[MESSAGE], c[TS]) for c in changes])
+        new_states = _executemany(conn, _STATE_INSERT, [(c[EVENT_ID], c[RUN], c[TASK_RUN] or "", c[STATE], c[MESSAGE], c[TS]) for c in changes])
         current = _current(conn, changes)
         _apply_flow_states(conn, _latest([c for c in current if c[TASK_RUN] is None], RUN), now)
         _apply_task_states(conn, _latest([c for c in current if c[TASK_RUN] is not None], TASK_RUN), now)

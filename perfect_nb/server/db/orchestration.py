@@ -48,7 +48,7 @@ def _transition(conn: sa.Connection, run_id: str, state: str, message: str | Non
         flow_runs.update().where(flow_runs.c.id == run_id, *(where or [])).values(state=state, message=message, version=flow_runs.c.version + 1, updated=now, **values)
     ).rowcount
     if done:
-        conn.execute(states.insert(), dict(event_id=str(uuid.uuid4()), flow_run_id=run_id, task_run_id=None, state=state, message=message, timestamp=now))
+        conn.execute(states.insert(), dict(event_id=str(uuid.uuid4()), flow_run_id=run_id, task_run_id="", state=state, message=message, timestamp=now))
     return bool(done)
 
 

@@ -150,7 +150,7 @@ def create_flow_run(conn: sa.Connection, flow: dict, parameters: dict, name: str
                idempotency_key=idempotency_key, scheduled_start_time=scheduled_start_time or now, start_time=None, end_time=None, created=now, updated=now,
                auto_scheduled=auto_scheduled)
     conn.execute(flow_runs.insert(), row)
-    conn.execute(states.insert(), dict(event_id=_new_id(), flow_run_id=row["id"], task_run_id=None, state="Scheduled", message=None, timestamp=now))
+    conn.execute(states.insert(), dict(event_id=_new_id(), flow_run_id=row["id"], task_run_id="", state="Scheduled", message=None, timestamp=now))
     return {**row, "existing": False}
 
 
@@ -194,15 +194,15 @@ def set_flow_run_state(conn: sa.Connection, run_id: str, state: str, message: st
     if not done:
         current = get_flow_run(conn, run_id)  # NotFound when there is no such run
         raise Conflict(f"Flow run {run_id} is at version {current['version']} ({current['state']}), not {version}; read it again and retry.")
-    conn.execute(states.insert(), dict(event_id=_new_id(), flow_run_id=run_id, task_run_id=None, state=state, message=message, timestamp=now))
+    conn.execute(states.insert(), dict(event_id=_new_id(), flow_run_id=run_id, task_run_id="", state=state, message=message, timestamp=now))
     return get_flow_run(conn, run_id)
 
 
 def list_states(conn: sa.Connection, flow_run_id: str, task_run_id: str | None = None, limit: int = 1000) -> list[dict]:
     """The state history of flow run ``flow_run_id`` itself, or of its task run ``task_run_id``."""
     query = sa.select(states.c.state, states.c.message, states.c.timestamp, states.c.task_run_id)
-    query = query.where(states.c.flow_run_id == flow_run_id, states.c.task_run_id == task_run_id if task_run_id else states.c.task_run_id.is_(None))
-    return [_row(r) for r in conn.execute(query.order_by(states.c.id).limit(min(limit, 10 * MAX_PAGE)))]
+    query = query.where(states.c.flow_run_id == flow_run_id, states.c.task_run_id == (task_run_id or ""))  # '': the flow run's own
+    return [{**_row(r), "task_run_id": r.task_run_id or None} for r in conn.execute(query.order_by(states.c.id).limit(min(limit, 10 * MAX_PAGE)))]
 
 
 def get_task_run(conn: sa.Connection, task_run_id: str) -> dict:

@@ -115,13 +115,14 @@ task_runs = sa.Table(
 states = sa.Table(
     "states", metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("event_id", sa.String(64), nullable=False),
     sa.Column("flow_run_id", Id, nullable=False),
-    sa.Column("task_run_id", Id),
+    sa.Column("task_run_id", Id, nullable=False, server_default=""),  # '' for the flow run's own states
     sa.Column("state", sa.String(40), nullable=False),
     sa.Column("message", sa.Text),
     sa.Column("timestamp", Time, nullable=False),
-    sa.Index("ix_states_run_task", "flow_run_id", "task_run_id", "id"),  # a run's own history, or one task run's
+    # deduplicates (an event id names one change of one run) and finds a run's own history or one task run's
+    sa.Index("ux_states_run_task_event", "flow_run_id", "task_run_id", "event_id", unique=True),
 )
 
 logs = sa.Table(
