@@ -55,7 +55,7 @@ def flow_graph(flow: Any) -> dict:
         cached = _GRAPHS.get(flow)
     except TypeError:  # not weak-referenceable: build it every time
         cached = None
-    if cached is not None and cached[0] is shape[0] and shape[0] is not None and cached[1:] == shape[1:]:
+    if cached is not None and cached[0] is shape[0] and shape[0] is not None and cached[1:-1] == shape[1:]:
         return cached[-1]
     graph = {
         "tasks": [{"slug": t.slug, "name": t.name, "type": type(t).__name__} for t in tasks],

@@ -14,6 +14,7 @@ on, so nothing is stored twice.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import functools
 import hashlib
@@ -107,6 +108,7 @@ class Reporter:
         self._last: dict[tuple, Any] = {}  # (run id, slug, map index) -> its latest state sent, for the result locations at the run's end
         self._items: list = []
         self._fields: dict[tuple, list] = {}  # (run id, task, map index) -> the task run as a states event lists it
+        self._graphs: dict[str, dict] = {}  # run id -> its graph, while the server may still ask for it
         self._seq = 0
         self._prefix = uuid.uuid4().hex  # event ids are PREFIX-SEQ: unique, and the same when resent
         self._wake = threading.Event()
@@ -187,9 +189,15 @@ class Reporter:
             from perfect_nb.client.register import flow_graph
 
             _, run_id, params, ts = item
-            return {"id": event_id, "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
-                    "name": self.flow.name, "parameters": {k: json_safe(v) for k, v in (params or {}).items()}, "labels": self.labels,
-                    "graph": None if self.flow_id else flow_graph(self.flow), "ts": ts}
+            event = {"id": event_id, "type": "flow_run", "flow_run_id": run_id, "flow_name": self.flow.name, "flow_id": self.flow_id,
+                     "name": self.flow.name, "parameters": {k: json_safe(v) for k, v in (params or {}).items()}, "labels": self.labels, "ts": ts}
+            if not self.flow_id:  # a registered flow's runs show their flow's graph
+                graph = self._graphs[run_id] = flow_graph(self.flow)
+                key = _known_graph(self.client, graph)
+                event.update({"graph_key": key} if key else {"graph": graph})
+            return event
+        if kind == "graph":
+            return {"id": event_id, "type": "graph", "flow_run_id": item[1], "graph": self._graphs[item[1]]}
         if kind == "location":
             _, run_id, slug, index, location = item
             return {"id": event_id, "type": "location", "flow_run_id": run_id, "task_run_id": task_run_key(run_id, slug, index), "location": location, "lease": self.lease}
@@ -247,12 +255,24 @@ class Reporter:
     def _landed(self, sending: concurrent.futures.Future, events: list[dict]) -> bool:
         """Wait for one chunk's request; if the server did not take it, spool the chunk."""
         try:
-            sending.result()
+            answer = sending.result()
         except Exception as exc:  # the server is down or refused: the run goes on regardless
             self._went_down(exc)
             self._spool(events)
             return False
+        self._learn_graphs(answer if isinstance(answer, dict) else {})
         return True
+
+    def _learn_graphs(self, answer: dict) -> None:
+        """Remember the keys the server stored this run's graphs under (later runs of the
+        flow send only the key); send a graph the server turned out not to have."""
+        for run_id, key in (answer.get("graph_keys") or {}).items():
+            if run_id in self._graphs:
+                _remember_graph(self.client, self._graphs[run_id], key)
+        for run_id in answer.get("missing_graphs") or ():
+            if run_id in self._graphs:
+                _forget_graph(self.client, self._graphs[run_id])
+                self._append(("graph", run_id))
 
     def _went_down(self, exc: Exception) -> None:
         self._down_since = time.monotonic()
@@ -262,6 +282,8 @@ class Reporter:
                            "and sent when the server answers.", exc, self.spool_file)
 
     def _spool(self, events: list[dict]) -> None:
+        """Keep events for later; a run's graph goes in whole (the server that reads them may not have it)."""
+        events = [{**e, "graph": self._graphs[e["flow_run_id"]]} if e["type"] == "flow_run" and "graph_key" in e else e for e in events]
         try:
             self.spool_file.parent.mkdir(parents=True, exist_ok=True)
             with open(self.spool_file, "a", encoding="utf-8") as f:
@@ -277,7 +299,37 @@ class Reporter:
         self._thread.join(timeout=30)
         self._down_since = None  # one last try for what is left
         self.flush(wait=True)
+        if self._items:  # the last answer asked for a graph
+            self.flush(wait=True)
         self._poster.shutdown(wait=True)
+
+
+# The graphs each server has, by the key it stored them under: (API URL, id(graph)) -> (graph, key).
+# flow_graph() gives the same object while a flow keeps its shape; the entry holds it, so its id
+# is not reused. Kept for this process's newest 64 graphs.
+_SERVER_GRAPHS: collections.OrderedDict[tuple, tuple] = collections.OrderedDict()
+_GRAPH_MEMORY = 64
+_graphs_lock = threading.Lock()  # reporters of concurrent runs share it
+
+
+def _known_graph(client: Any, graph: dict) -> str | None:
+    """The key the client's server stored this graph under, if it said so before."""
+    with _graphs_lock:
+        entry = _SERVER_GRAPHS.get((client.api, id(graph)))
+    return entry[1] if entry is not None and entry[0] is graph else None
+
+
+def _remember_graph(client: Any, graph: dict, key: str) -> None:
+    with _graphs_lock:
+        _SERVER_GRAPHS[(client.api, id(graph))] = (graph, key)
+        _SERVER_GRAPHS.move_to_end((client.api, id(graph)))
+        while len(_SERVER_GRAPHS) > _GRAPH_MEMORY:
+            _SERVER_GRAPHS.popitem(last=False)
+
+
+def _forget_graph(client: Any, graph: dict) -> None:
+    with _graphs_lock:
+        _SERVER_GRAPHS.pop((client.api, id(graph)), None)
 
 
 def task_run_key(flow_run_id: str, slug: str, map_index: int | None) -> str:

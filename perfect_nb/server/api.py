@@ -207,7 +207,7 @@ async def get_task_run(task_run_id: str, request: Request) -> dict:
 
 
 _EVENT_KEYS = {"flow_run": ("id", "flow_run_id"), "state": ("id", "flow_run_id", "state", "ts"), "states": ("id", "flow_run_id", "prefix", "tasks", "rows"),
-               "log": ("id", "flow_run_id", "ts"), "location": ("id", "flow_run_id", "task_run_id", "location")}
+               "log": ("id", "flow_run_id", "ts"), "location": ("id", "flow_run_id", "task_run_id", "location"), "graph": ("id", "flow_run_id", "graph")}
 
 
 @router.post("/events", openapi_extra={"requestBody": {"content": {"application/json": {"schema": EventsIn.model_json_schema()}}, "required": True}})
@@ -234,7 +234,7 @@ async def post_events(request: Request) -> dict:
     broadcaster = request.app.state.broadcaster
     if broadcaster.listening:
         broadcaster.publish([dict(zip(CHANGE_FIELDS, c)) for c in out["changes"]])
-    return {"states": out["states"], "logs": out["logs"], "received": len(events)}
+    return {"states": out["states"], "logs": out["logs"], "received": len(events), "graph_keys": out["graph_keys"], "missing_graphs": out["missing_graphs"]}
 
 
 def _late(request: Request, run: dict) -> dict:

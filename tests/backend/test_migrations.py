@@ -81,3 +81,33 @@ def test_states_copied_by_0007_keep_their_history_and_new_ones_are_deduplicated_
         rows = conn.execute(sa.text("SELECT event_id, task_run_id FROM states ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [("e1", None), ("e2", None), ("e3", tid), ("p-4", tid), ("p-5", None)]
     db.dispose()
+
+
+def test_graphs_stored_in_runs_before_0008_are_kept_once_per_shape_and_given_back_on_downgrade(database_url):
+    """Revision 0008 moves each run's graph into ``graphs``, one row per distinct graph;
+    a run's API answer has its graph as before (a run without one has None), retention
+    deletes a graph with the last run that shows it, and a downgrade puts them back."""
+    from perfect_nb.server.db import queries
+
+    db = Database(database_url)
+    _to(db, "0007")
+    old_runs = sa.table("flow_runs", *(sa.column(c) for c in ("id", "flow_name", "name", "state", "scheduled_start_time", "created", "updated")),
+                        *(sa.column(c, sa.JSON) for c in ("parameters", "labels", "graph")))
+    small = {"tasks": [{"slug": "a", "name": "a", "type": "FunctionTask"}], "edges": [], "reference_tasks": []}
+    big = {"tasks": small["tasks"] + [{"slug": "b", "name": "b", "type": "FunctionTask"}], "edges": [], "reference_tasks": []}
+    shown = {"r1": small, "r2": small, "r3": big, "r4": None}
+    with db.write() as conn:
+        conn.execute(old_runs.insert(), [dict(id=run, flow_name="f", name="f", parameters={}, labels=[], state="Success", scheduled_start_time=1.0,
+                                              created=float(i), updated=1.0, graph=graph) for i, (run, graph) in enumerate(shown.items())])
+    _to(db, "head")
+    with db.read() as conn:
+        assert {run: queries.get_flow_run(conn, run)["graph"] for run in shown} == shown
+        assert conn.execute(sa.text("SELECT count(*) FROM graphs")).scalar() == 2
+    with db.write() as conn:
+        assert queries.delete_old_runs(conn, before=1.5) == 2  # r1 and r2: the small graph goes with them
+        assert conn.execute(sa.text("SELECT count(*) FROM graphs")).scalar() == 1
+    _to(db, "0007", down=True)
+    with db.read() as conn:
+        rows = conn.execute(sa.select(old_runs.c.id, old_runs.c.graph).order_by(old_runs.c.id)).all()
+    assert [tuple(r) for r in rows] == [("r3", big), ("r4", None)]
+    db.dispose()

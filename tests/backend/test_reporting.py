@@ -88,6 +88,39 @@ def test_a_flow_changed_between_runs_is_recorded_with_its_new_graph(client):
     assert names == [["one"], ["one", "two"], ["one", "two renamed"]]
 
 
+def test_a_flow_run_again_sends_only_its_graph_key_and_a_server_without_the_graph_asks_for_it(server, database_url):
+    """A run's DAG is stored once per shape: the first run of a flow sends it, a later
+    run only the key the server gave it, and both runs show it. A server whose database
+    lost the graph (reset, or another server at that address) says so, and the reporter
+    sends the graph within the same run."""
+    import sqlalchemy as sa
+
+    from perfect_nb.server.db import Database
+
+    sent = []
+
+    class Watched(Client):  # a real client to a real server; it notes what it sends
+        def post_events(self, events):
+            sent.extend(e for e in events if e["type"] in ("flow_run", "graph"))
+            return super().post_events(events)
+
+    with Flow("shapes") as flow:
+        task(lambda x: x + 1, name="inc")(task(lambda: 1, name="one")())
+    with Watched(api=server.api) as client:
+        flow.run(backend=client)
+        flow.run(backend=client)
+        db = Database(database_url)
+        with db.write() as conn:
+            conn.execute(sa.text("DELETE FROM graphs"))
+        db.dispose()
+        flow.run(backend=client)
+        runs = sorted(client.flow_runs(), key=lambda r: r.created)
+        graphs = [sorted(t["name"] for t in client.get_flow_run_info(r.id).graph["tasks"]) for r in runs]
+    assert [(e["type"], "graph" in e, "graph_key" in e) for e in sent] == [
+        ("flow_run", True, False), ("flow_run", False, True), ("flow_run", False, True), ("graph", True, False)]
+    assert graphs == [["inc", "one"]] * 3
+
+
 def test_configured_backend_records_plain_flow_run(server, monkeypatch):
     monkeypatch.setenv("PERFECT_NB__BACKEND__KIND", "server")
     monkeypatch.setenv("PERFECT_NB__BACKEND__API", server.api)

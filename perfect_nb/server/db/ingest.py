@@ -3,7 +3,11 @@
 The kinds of event, each with an ``id`` the server deduplicates on:
 
 - ``flow_run``: a run began (``flow_run_id``, ``flow_name``, ``flow_id`` when
-  the flow is registered, ``parameters``, ``labels``, ``graph``, ``ts``);
+  the flow is registered, ``parameters``, ``labels``, ``ts``, and for a flow that
+  is not registered its DAG: ``graph``, or ``graph_key`` when the server already
+  has that graph; see :func:`ingest` for what the answer says about it);
+- ``graph``: the DAG of a run whose ``flow_run`` event named a key the server
+  did not have (``flow_run_id``, ``graph``);
 - ``states``: what the reporter sends, the state changes of one flow run in a
   compact form: ``flow_run_id``, ``lease``, ``prefix``, ``tasks`` (the task runs
   the rows name, each ``[task_run_id, task_slug, task_name, map_index]``) and
@@ -34,14 +38,16 @@ process that lost the run changes nothing. A run being cancelled
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
-from perfect_nb.server.db.schema import flow_runs, logs, task_runs
+from perfect_nb.server.db.schema import flow_runs, graphs, logs, task_runs
 
-__all__ = ["BadEvents", "ingest", "state_changes", "upsert"]
+__all__ = ["BadEvents", "graph_key", "ingest", "state_changes", "upsert"]
 
 PREVIEW_LIMIT = 1000  # characters of a result's preview kept (the run process sends ~200)
 
@@ -104,21 +110,62 @@ def _block_changes(block: dict, where: str) -> list[tuple]:
     return out
 
 
+def graph_key(graph: Any) -> str:
+    """The key a run's DAG is stored under: its content's, so the runs of one flow share it.
+
+    >>> graph_key({"tasks": [], "edges": []}) == graph_key({"edges": [], "tasks": []})
+    True
+    """
+    return hashlib.sha256(orjson.dumps(graph, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 def _new_runs(events: list[dict], now: float) -> list[dict]:
     rows = {}
     for e in events:
         if e["type"] == "flow_run":
+            graph = e.get("graph")
             rows[e["flow_run_id"]] = dict(
                 id=e["flow_run_id"], flow_id=e.get("flow_id"), flow_name=e.get("flow_name") or "?", name=e.get("name") or e.get("flow_name") or "?",
-                parameters=e.get("parameters") or {}, labels=e.get("labels") or [], graph=e.get("graph"), state="Scheduled",
+                parameters=e.get("parameters") or {}, labels=e.get("labels") or [], state="Scheduled",
+                graph_key=graph_key(graph) if graph is not None else e.get("graph_key"), _graph=graph,
                 scheduled_start_time=e.get("ts", now), created=e.get("ts", now), updated=now,
             )
-        elif e["type"] in ("state", "states", "log") and e["flow_run_id"] not in rows:  # its flow_run event was sent earlier, or lost
+        elif e["type"] in ("state", "states", "log", "graph") and e["flow_run_id"] not in rows:  # its flow_run event was sent earlier, or lost
             rows[e["flow_run_id"]] = dict(
-                id=e["flow_run_id"], flow_id=None, flow_name="?", name="?", parameters={}, labels=[], graph=None, state="Scheduled",
+                id=e["flow_run_id"], flow_id=None, flow_name="?", name="?", parameters={}, labels=[], graph_key=None, _graph=None, state="Scheduled",
                 scheduled_start_time=e.get("ts", now), created=e.get("ts", now), updated=now, _placeholder=True,
             )
     return list(rows.values())
+
+
+def _point_at_graphs(conn: sa.Connection, events: list[dict], stored: dict[str, str]) -> None:
+    """A ``graph`` event's run now has its graph."""
+    for e in events:
+        if e["type"] == "graph" and e["flow_run_id"] in stored:
+            conn.execute(flow_runs.update().where(flow_runs.c.id == e["flow_run_id"]).values(graph_key=stored[e["flow_run_id"]]))
+
+
+def _store_graphs(conn: sa.Connection, runs: list[dict], events: list[dict]) -> tuple[dict[str, str], list[str]]:
+    """Store the graphs the batch carries (once per content) and point their runs at them.
+    Returns ``({run id: key}`` for the runs that sent their graph, ``[run ids]`` whose
+    ``graph_key`` the server does not have: their key is cleared until a ``graph`` event).
+    The runs are pointed at their keys when they are stored; a ``graph`` event's run, by
+    :func:`_point_at_graphs` afterwards."""
+    sent = {r["id"]: (r["graph_key"], r["_graph"]) for r in runs if r["_graph"] is not None}
+    later = [e for e in events if e["type"] == "graph" and e.get("graph") is not None]
+    sent.update((e["flow_run_id"], (graph_key(e["graph"]), e["graph"])) for e in later)
+    if sent:
+        rows = list({key: {"key": key, "data": graph} for key, graph in sent.values()}.values())
+        conn.execute(upsert(conn, graphs).on_conflict_do_nothing(index_elements=["key"]), rows)
+    named = {r["id"]: r["graph_key"] for r in runs if r["id"] not in sent and r["graph_key"]}
+    missing: list[str] = []
+    if named:
+        known = set(conn.execute(sa.select(graphs.c.key).where(graphs.c.key.in_(sorted(set(named.values()))))).scalars())
+        missing = sorted(run_id for run_id, key in named.items() if key not in known)
+        for r in runs:
+            if r["id"] in missing:
+                r["graph_key"] = None
+    return {run_id: key for run_id, (key, _) in sent.items()}, missing
 
 
 def _latest(changes: list[tuple], key: int) -> dict[str, list]:
@@ -208,22 +255,28 @@ def _leases(conn: sa.Connection, run_ids: set[str]) -> dict[str, int]:
 
 def ingest(conn: sa.Connection, events: list[dict]) -> dict:
     """Store a batch of events; return what was new, ``{"states": n, "logs": n, "runs": [ids],
-    "changes": [...]}`` (``changes``: every state change, as :func:`state_changes` gives them)."""
+    "changes": [...], "graph_keys": {run id: key}, "missing_graphs": [run ids]}``
+    (``changes``: every state change, as :func:`state_changes` gives them; ``graph_keys``:
+    the key each graph sent was stored under, which later runs of the flow may send
+    instead; ``missing_graphs``: the runs that named a key the server does not have,
+    whose sender should send a ``graph`` event)."""
     now = time.time()
     changes = state_changes(events)  # checked before anything is written
     runs = _new_runs(events, now)
+    stored_graphs, missing_graphs = _store_graphs(conn, runs, events) if runs else ({}, [])
     if runs:
-        real = [{k: v for k, v in r.items() if k != "_placeholder"} for r in runs if not r.get("_placeholder")]
-        holders = [{k: v for k, v in r.items() if k != "_placeholder"} for r in runs if r.get("_placeholder")]
+        real = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs if not r.get("_placeholder")]
+        holders = [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs if r.get("_placeholder")]
         if real:  # a real flow_run event fills in a placeholder made from an earlier batch
             stmt = upsert(conn, flow_runs)
             ex = stmt.excluded
             conn.execute(stmt.on_conflict_do_update(
-                index_elements=["id"], set_=dict(flow_id=ex.flow_id, flow_name=ex.flow_name, name=ex.name, parameters=ex.parameters, labels=ex.labels, graph=ex.graph),
+                index_elements=["id"], set_=dict(flow_id=ex.flow_id, flow_name=ex.flow_name, name=ex.name, parameters=ex.parameters, labels=ex.labels, graph_key=ex.graph_key),
                 where=flow_runs.c.flow_name == "?",
             ), real)
         if holders:
             conn.execute(upsert(conn, flow_runs).on_conflict_do_nothing(index_elements=["id"]), holders)
+        _point_at_graphs(conn, events, stored_graphs)
     new_states = 0
     if changes:
         new_states = _executemany(conn, _STATE_INSERT, [(c[EVENT_ID], c[RUN], c[TASK_RUN] or "", c[STATE], c[MESSAGE], c[TS]) for c in changes])
@@ -242,4 +295,5 @@ def ingest(conn: sa.Connection, events: list[dict]) -> dict:
         previews = [{"tid": e["task_run_id"], "text": str(e["preview"])[:PREVIEW_LIMIT]} for e in located if e.get("preview") is not None]
         if previews:
             conn.execute(task_runs.update().where(task_runs.c.id == sa.bindparam("tid")).values(result_preview=sa.bindparam("text")), previews)
-    return {"states": max(new_states, 0), "logs": max(new_logs, 0), "runs": sorted({e["flow_run_id"] for e in events}), "changes": changes}
+    return {"states": max(new_states, 0), "logs": max(new_logs, 0), "runs": sorted({e["flow_run_id"] for e in events}), "changes": changes,
+            "graph_keys": stored_graphs, "missing_graphs": missing_graphs}

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from perfect_nb.server.db.ingest import upsert
-from perfect_nb.server.db.schema import flow_blobs, flow_runs, flows, logs, projects, states, task_runs
+from perfect_nb.server.db.schema import flow_blobs, flow_runs, flows, graphs, logs, projects, states, task_runs
 
 __all__ = [
     "Conflict", "NotFound", "create_flow_run", "create_project", "delete_old_runs", "delete_scheduled_runs", "get_flow", "get_flow_blob", "get_flow_run",
@@ -146,16 +146,21 @@ def create_flow_run(conn: sa.Connection, flow: dict, parameters: dict, name: str
             return {**get_flow_run(conn, old.id), "existing": True}
     now = time.time()
     row = dict(id=_new_id(), flow_id=flow["id"], flow_name=flow["name"], name=name or flow["name"], parameters=parameters,
-               labels=list(labels if labels is not None else flow.get("labels") or []), graph=None, state="Scheduled", message=None, version=0, seq=0,
+               labels=list(labels if labels is not None else flow.get("labels") or []), state="Scheduled", message=None, version=0, seq=0,
                idempotency_key=idempotency_key, scheduled_start_time=scheduled_start_time or now, start_time=None, end_time=None, created=now, updated=now,
                auto_scheduled=auto_scheduled)
     conn.execute(flow_runs.insert(), row)
     conn.execute(states.insert(), dict(event_id=_new_id(), flow_run_id=row["id"], task_run_id="", state="Scheduled", message=None, timestamp=now))
-    return {**row, "existing": False}
+    return {**row, "graph": None, "existing": False}
+
+
+_RUN_FIELDS = [c for c in flow_runs.c if c.name != "graph_key"]  # what a run's API answer has, but for its graph
 
 
 def get_flow_run(conn: sa.Connection, run_id: str, with_tasks: bool = False) -> dict:
-    row = conn.execute(sa.select(flow_runs).where(flow_runs.c.id == run_id)).first()
+    """A run with its DAG as ``graph`` (None for a run of a registered flow: its flow has it)."""
+    query = sa.select(*_RUN_FIELDS, graphs.c.data.label("graph")).outerjoin(graphs, graphs.c.key == flow_runs.c.graph_key)
+    row = conn.execute(query.where(flow_runs.c.id == run_id)).first()
     if row is None:
         raise NotFound(f"No flow run with id {run_id!r}.")
     out = _row(row)
@@ -170,7 +175,7 @@ def list_flow_runs(conn: sa.Connection, flow_id: str | None = None, flow_name: s
     """Newest first, within [since, until) of creation (the last 30 days unless given)."""
     until = until if until is not None else time.time() + 1
     since = since if since is not None else until - 30 * 86400
-    query = sa.select(*[c for c in flow_runs.c if c.name != "graph"]).where(flow_runs.c.created >= since, flow_runs.c.created < until)
+    query = sa.select(*_RUN_FIELDS).where(flow_runs.c.created >= since, flow_runs.c.created < until)
     if flow_id:
         query = query.where(flow_runs.c.flow_id == flow_id)
     if flow_name:
@@ -237,9 +242,13 @@ def delete_scheduled_runs(conn: sa.Connection, flow_ids: list[str]) -> int:
 # --- retention -------------------------------------------------------------
 def delete_old_runs(conn: sa.Connection, before: float, batch: int = 500) -> int:
     """Delete up to ``batch`` flow runs created before ``before``, with their task runs, states and logs."""
-    ids = [r.id for r in conn.execute(sa.select(flow_runs.c.id).where(flow_runs.c.created < before).limit(batch))]
+    rows = conn.execute(sa.select(flow_runs.c.id, flow_runs.c.graph_key).where(flow_runs.c.created < before).limit(batch)).all()
+    ids = [r.id for r in rows]
     if ids:
         for table in (logs, states, task_runs):
             conn.execute(table.delete().where(table.c.flow_run_id.in_(ids)))
         conn.execute(flow_runs.delete().where(flow_runs.c.id.in_(ids)))
+        keys = sorted({r.graph_key for r in rows if r.graph_key})
+        still_shown = sa.exists().where(flow_runs.c.graph_key == graphs.c.key)
+        conn.execute(graphs.delete().where(graphs.c.key.in_(keys), ~still_shown))  # the graphs no run left shows
     return len(ids)

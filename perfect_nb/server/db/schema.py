@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["agents", "flow_blobs", "flow_runs", "flows", "logs", "metadata", "projects", "states", "task_runs"]
+__all__ = ["agents", "flow_blobs", "flow_runs", "flows", "graphs", "logs", "metadata", "projects", "states", "task_runs"]
 
 metadata = sa.MetaData()
 Time = sa.Float(precision=53)
@@ -59,6 +59,14 @@ flows = sa.Table(
     sa.Index("ix_flows_project_name", "project_id", "name", "archived"),
 )
 
+# The DAG of a run that is not of a registered flow, stored once per shape: the runs of one
+# flow share it (a 2,000-task graph is ~300 kB of JSON). Keyed by its content (ingest.graph_key).
+graphs = sa.Table(
+    "graphs", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
 flow_runs = sa.Table(
     "flow_runs", metadata,
     sa.Column("id", Id, primary_key=True),
@@ -67,7 +75,7 @@ flow_runs = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("parameters", sa.JSON, nullable=False),
     sa.Column("labels", sa.JSON, nullable=False),
-    sa.Column("graph", sa.JSON),
+    sa.Column("graph_key", sa.String(64)),  # the run's DAG in graphs (a run of a registered flow: its flow's graph instead)
     sa.Column("state", sa.String(40), nullable=False),
     sa.Column("message", sa.Text),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
@@ -89,6 +97,7 @@ flow_runs = sa.Table(
     sa.Index("ix_flow_runs_flow", "flow_id", "created"),
     sa.Index("ix_flow_runs_flow_name", "flow_name", "created"),
     sa.Index("ix_flow_runs_state", "state", "scheduled_start_time"),
+    sa.Index("ix_flow_runs_graph", "graph_key"),  # is a graph still shown (retention)
     sa.UniqueConstraint("flow_id", "idempotency_key", name="uq_flow_runs_idempotency"),
 )
 

@@ -12,7 +12,7 @@ from perfect_nb.server.db.schema import flow_runs, flows, logs, projects, task_r
 
 __all__ = ["dashboard", "flow_counts", "flow_versions", "last_log_id", "project_names", "task_counts"]
 
-_RUN_COLUMNS = [c for c in flow_runs.c if c.name not in ("graph", "parameters")]
+_RUN_COLUMNS = [c for c in flow_runs.c if c.name not in ("graph_key", "parameters")]
 
 
 def _rows(result) -> list[dict]:
