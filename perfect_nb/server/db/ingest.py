@@ -39,6 +39,7 @@ process that lost the run changes nothing. A run being cancelled
 from __future__ import annotations
 
 import hashlib
+import operator
 import time
 from typing import Any
 
@@ -169,31 +170,28 @@ def _store_graphs(conn: sa.Connection, runs: list[dict], events: list[dict]) -> 
 
 
 def _latest(changes: list[tuple], key: int) -> dict[str, list]:
-    """Per run id (``key`` is RUN or TASK_RUN): [the newest change, the first Running time, the map size]."""
-    out: dict[str, list] = {}
-    for c in changes:
-        cur = out.get(c[key])
-        if cur is None:
-            cur = out[c[key]] = [c, None, None]
-        elif c[SEQ] > cur[0][SEQ]:
-            cur[0] = c
-        if cur[1] is None and c[STATE] == "Running":
-            cur[1] = c[TS]
-        if type(c[MAP_SIZE]) is int:  # a task run's Mapped state: how many children it has
-            cur[2] = c[MAP_SIZE]
-    return out
+    """Per run id (``key`` is RUN or TASK_RUN): [the newest change, the first Running time, the map size].
+    A batch's changes come in ``seq`` order (the sort is then one pass); of two with the same
+    ``seq`` the later counts."""
+    by_seq = sorted(changes, key=operator.itemgetter(SEQ))
+    newest = {c[key]: c for c in by_seq}
+    started = {c[key]: c[TS] for c in reversed(by_seq) if c[STATE] == "Running"}
+    sizes = {c[key]: c[MAP_SIZE] for c in by_seq if type(c[MAP_SIZE]) is int}  # a task run's Mapped state: how many children it has
+    return {run_id: [c, started.get(run_id), sizes.get(run_id)] for run_id, c in newest.items()}
+
+
+# The newest change of each flow run, made current unless it is older than the stored one, from
+# another lease, or not a finished state while the run is being cancelled.
+_FLOW_UPDATE = (
+    "UPDATE flow_runs SET state = {mark}, message = {mark}, seq = {mark}, updated = {mark}, version = version + 1, end_time = {mark}, "
+    "start_time = coalesce(start_time, {mark}) WHERE id = {mark} AND seq < {mark} AND lease = {mark} AND ({mark} OR state != 'Cancelling')"
+)
 
 
 def _apply_flow_states(conn: sa.Connection, latest: dict[str, list], now: float) -> None:
-    for run_id, (c, start, _) in latest.items():
-        values: dict[str, Any] = dict(state=c[STATE], message=c[MESSAGE], seq=c[SEQ], updated=now, version=flow_runs.c.version + 1)
-        values["end_time"] = c[TS] if c[FINISHED] else None
-        if start is not None:
-            values["start_time"] = sa.func.coalesce(flow_runs.c.start_time, start)
-        where = [flow_runs.c.id == run_id, flow_runs.c.seq < c[SEQ], flow_runs.c.lease == c[LEASE]]
-        if not c[FINISHED]:
-            where.append(flow_runs.c.state != "Cancelling")
-        conn.execute(flow_runs.update().where(*where).values(**values))
+    rows = [(c[STATE], c[MESSAGE], c[SEQ], now, c[TS] if c[FINISHED] else None, start, run_id, c[SEQ], c[LEASE], bool(c[FINISHED]))
+            for run_id, (c, start, _) in latest.items()]
+    _executemany(conn, _FLOW_UPDATE, rows)
 
 
 def _apply_task_states(conn: sa.Connection, latest: dict[str, list], now: float) -> None:
@@ -228,7 +226,7 @@ def _executemany(conn: sa.Connection, template: str, rows: list[tuple]) -> int:
     if not rows:
         return 0
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = template.format(marks=", ".join([mark] * len(rows[0])))
+    sql = template.format(marks=", ".join([mark] * len(rows[0])), mark=mark)
     return conn.exec_driver_sql(sql, rows).rowcount
 
 
