@@ -54,6 +54,16 @@ def fan_in_times(client) -> tuple[float, float]:
     return off, on
 
 
+def first_run_time(client) -> float:
+    """Best-of-five seconds of a flow's first recorded run in this process, which sends
+    its DAG (later runs of the same flow send only the key the server gave it)."""
+    flows = iter([_fan_in() for _ in range(5)])
+    return _best(lambda: next(flows).run(backend=client))
+
+
+ROUNDS = 3  # off/on pairs, one after the other: the machine's noise shows as their spread
+
+
 def main() -> None:
     from perfect_nb.client import Client
     from tests.backend.conftest import ServerProcess
@@ -68,10 +78,14 @@ def main() -> None:
     rows = []
     try:
         with Client(api=proc.api) as client:
-            off, on = fan_in_times(client)
-            per_task = (on - off) / N_TASKS * 1e6
+            pairs = sorted((fan_in_times(client) for _ in range(ROUNDS)), key=lambda p: p[1] - p[0])
+            off, on = pairs[len(pairs) // 2]
+            spread = ", ".join(f"+{(b - a) / N_TASKS * 1e6:.1f}" for a, b in pairs)
+            first = first_run_time(client)
             rows.append(("2,000-task fan-in, reporting off", f"{off * 1e3:.0f} ms", f"{off / N_TASKS * 1e6:.0f} us per task"))
-            rows.append(("same, recorded in the server (SQLite)", f"{on * 1e3:.0f} ms", f"+{per_task:.1f} us per task (target: at most 30)"))
+            rows.append(("same, recorded in the server (SQLite)", f"{on * 1e3:.0f} ms",
+                         f"+{(on - off) / N_TASKS * 1e6:.1f} us per task, the median of {ROUNDS} rounds ({spread}); target: at most 30"))
+            rows.append(("same, a flow's first recorded run in the process (it sends its DAG)", f"{first * 1e3:.0f} ms", f"+{(first - off) / N_TASKS * 1e6:.1f} us per task"))
             run_id = str(uuid.uuid4())
             batches = [[{"id": str(uuid.uuid4()), "type": "state", "flow_run_id": run_id, "task_run_id": f"{run_id}-{b}-{i}", "task_slug": "t",
                          "state": "Success", "finished": True, "seq": b * 1000 + i + 1, "ts": time.time()} for i in range(1000)] for b in range(20)]

@@ -15,7 +15,6 @@ on, so nothing is stored twice.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import functools
 import hashlib
 import json
@@ -36,7 +35,7 @@ __all__ = ["Reporter", "drain_spool", "spool_dir", "task_run_key"]
 
 logger = logging.getLogger("perfect_nb.backend")
 BATCH = 1000  # events per request when a spool file is sent
-CHUNK = 2000  # events per request at most while recording: one is made while the one before is stored
+CHUNK = 2000  # events per request at most while recording (what arrives meanwhile goes in the next)
 SEND_FROM = 250  # this many waiting events wake the sending thread (else every INTERVAL): the server starts early
 INTERVAL = 0.2
 RETRY_EVERY = 2.0
@@ -114,13 +113,11 @@ class Reporter:
         self._wake = threading.Event()
         self._stop = False
         self._send_lock = threading.Lock()
-        self._in_flight: tuple[concurrent.futures.Future, list[dict]] | None = None  # (request, its events)
         self._down_since: float | None = None
         self._warned = False
         self.spool_file = spool_dir() / f"{os.getpid()}-{uuid.uuid4().hex[:12]}.jsonl"
         self._handler = _LogHandler(self)
         logging.getLogger("perfect_nb").addHandler(self._handler)
-        self._poster = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="perfect-reporter-send")
         self._thread = threading.Thread(target=self._loop, name="perfect-reporter", daemon=True)
         self._thread.start()
 
@@ -220,45 +217,31 @@ class Reporter:
             self._wake.clear()
             self.flush()
 
-    def flush(self, wait: bool = False) -> None:
-        """Send what has arrived (or spool it while the server does not answer). One
-        request is on its way at a time and the sender does not wait for it: the next
-        chunk is made while the server stores the one before. ``wait`` waits for the
-        last one too (the run's end)."""
+    def flush(self) -> None:
+        """Send what has arrived, a chunk at a time, each stored before the next is sent
+        (or spool it while the server does not answer). Sending from this one thread,
+        with no other waiting on it, keeps the hand-overs between threads, each a wait
+        for the interpreter while the engine runs, to one per request."""
         with self._send_lock:
             items = self._take()
-            chunks = (items[i:i + CHUNK] for i in range(0, len(items), CHUNK))
-            if self._down_since is not None and time.monotonic() - self._down_since < RETRY_EVERY:
-                self._settle()
-                for chunk in chunks:
-                    self._spool(self._encode(chunk))
+            if not items:
                 return
-            ok = True
-            for chunk in chunks:
-                events = self._encode(chunk)
-                ok = self._settle() and ok  # after a chunk the server did not take, the rest is kept too
-                if ok:
-                    self._in_flight = (self._poster.submit(self.client.post_events, events), events)
-                else:
+            ok = self._down_since is None or time.monotonic() - self._down_since >= RETRY_EVERY
+            for start in range(0, len(items), CHUNK):
+                events = self._encode(items[start:start + CHUNK])
+                ok = ok and self._post(events)  # after a chunk the server did not take, the rest is kept too
+                if not ok:
                     self._spool(events)
-            if wait:
-                ok = self._settle() and ok
-            if items and ok and self._in_flight is None and self._down_since is not None:  # it answers again: send what was kept
+            if ok and self._down_since is not None:  # it answers again: send what was kept
                 self._down_since = None
                 drain_spool(self.client)
 
-    def _settle(self) -> bool:
-        """Wait for the request on its way, if any; False if the server did not take it."""
-        in_flight, self._in_flight = self._in_flight, None
-        return True if in_flight is None else self._landed(*in_flight)
-
-    def _landed(self, sending: concurrent.futures.Future, events: list[dict]) -> bool:
-        """Wait for one chunk's request; if the server did not take it, spool the chunk."""
+    def _post(self, events: list[dict]) -> bool:
+        """Send one chunk; False if the server did not take it."""
         try:
-            answer = sending.result()
+            answer = self.client.post_events(events)
         except Exception as exc:  # the server is down or refused: the run goes on regardless
             self._went_down(exc)
-            self._spool(events)
             return False
         self._learn_graphs(answer if isinstance(answer, dict) else {})
         return True
@@ -298,10 +281,9 @@ class Reporter:
         self._wake.set()
         self._thread.join(timeout=30)
         self._down_since = None  # one last try for what is left
-        self.flush(wait=True)
+        self.flush()
         if self._items:  # the last answer asked for a graph
-            self.flush(wait=True)
-        self._poster.shutdown(wait=True)
+            self.flush()
 
 
 # The graphs each server has, by the key it stored them under: (API URL, id(graph)) -> (graph, key).
