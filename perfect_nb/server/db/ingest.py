@@ -213,7 +213,7 @@ _TASK_UPSERT = (
     "WHERE task_runs.lease < excluded.lease OR task_runs.seq < excluded.seq"
 )
 _STATE_COLUMNS = ("event_id", "flow_run_id", "task_run_id", "state", "message", "timestamp")
-_STATE_INSERT = f"INSERT INTO states ({', '.join(_STATE_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (flow_run_id, task_run_id, event_id) DO NOTHING"
+_STATE_INSERT = f"INSERT INTO states ({', '.join(_STATE_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (flow_run_id, event_id) DO NOTHING"
 _LOG_COLUMNS = ("event_id", "flow_run_id", "task_run_id", "level", "name", "message", "timestamp")
 _LOG_INSERT = f"INSERT INTO logs ({', '.join(_LOG_COLUMNS)}) VALUES ({{marks}}) ON CONFLICT (event_id) DO NOTHING"
 

@@ -130,8 +130,9 @@ states = sa.Table(
     sa.Column("state", sa.String(40), nullable=False),
     sa.Column("message", sa.Text),
     sa.Column("timestamp", Time, nullable=False),
-    # deduplicates (an event id names one change of one run) and finds a run's own history or one task run's
-    sa.Index("ux_states_run_task_event", "flow_run_id", "task_run_id", "event_id", unique=True),
+    # deduplicates (an event id names one change of one run) and finds a run's states, of which a
+    # history (the run's own, or one task run's) is a filter: a short key, since every state writes it
+    sa.Index("ux_states_run_event", "flow_run_id", "event_id", unique=True),
 )
 
 logs = sa.Table(
