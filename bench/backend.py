@@ -46,9 +46,9 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def fan_in_times(client) -> tuple[float, float]:
+def fan_in_times(client, flow=None) -> tuple[float, float]:
     """Best-of-five seconds of the fan-in with reporting off, then recorded through ``client``."""
-    flow = _fan_in()
+    flow = flow or _fan_in()
     off = _best(lambda: flow.run(backend=False))
     on = _best(lambda: flow.run(backend=client))
     return off, on
@@ -62,6 +62,7 @@ def first_run_time(client) -> float:
 
 
 ROUNDS = 3  # off/on pairs, one after the other: the machine's noise shows as their spread
+WARM_UP = 3  # recorded runs first, so a round measures what every later run of a flow costs (the first one has its own row)
 
 
 def main() -> None:
@@ -78,7 +79,10 @@ def main() -> None:
     rows = []
     try:
         with Client(api=proc.api) as client:
-            pairs = sorted((fan_in_times(client) for _ in range(ROUNDS)), key=lambda p: p[1] - p[0])
+            flow = _fan_in()
+            for _ in range(WARM_UP):
+                flow.run(backend=client)
+            pairs = sorted((fan_in_times(client, flow) for _ in range(ROUNDS)), key=lambda p: p[1] - p[0])
             off, on = pairs[len(pairs) // 2]
             spread = ", ".join(f"+{(b - a) / N_TASKS * 1e6:.1f}" for a, b in pairs)
             first = first_run_time(client)
