@@ -193,6 +193,25 @@ def test_mapped_with_no_children_and_unmapped_parent_states():
     assert 'label="transform"' in nodes["transform"] and f'fillcolor="{STATE_COLORS["Running"]}"' in nodes["transform"]
 
 
+def test_live_svg_mapped_node_says_it_maps_until_its_children_are_known():
+    """The live view (notebook, run page) keeps a second line on a mapped node for "k/n";
+    before any child is known (a flow's page, a run not yet there) it says "mapped"."""
+    from collections import Counter
+
+    from perfect_nb.viz.live import LiveSvg
+
+    live = LiveSvg(etl_flow())
+
+    def second_line(svg):
+        node = re.search(r'<g id="[^"]*" class="node[^"]*">\s*<title>transform</title>(.*?)</g>', svg, re.S).group(1)
+        return re.findall(r"<text[^>]*>([^<]*)</text>", node)[-1]
+
+    assert second_line(live.render()) == "mapped"
+    assert second_line(live.render({"transform": "Running"})) == "mapped"
+    assert second_line(live.render({"transform": "Mapped"}, {"transform": Counter({"Success": 3, "Running": 1})})) == "3/4"
+    assert second_line(live.render({"transform": "Mapped"}, {})) == "0/0"
+
+
 def test_expand_mapped():
     with Flow("chain") as flow:
         rows = extract(3)

@@ -178,8 +178,9 @@ def _label_token(text: str) -> str:
 
 
 def _progress_label(counts: Counter | None, name: str | None) -> str:
+    """A mapped node's second line: "k/n" once its children are known, else that it maps."""
     if not counts:
-        return "" if name is None else "0/0" if name == "Mapped" else ""
+        return "0/0" if name == "Mapped" else "mapped"
     return progress_label(counts)
 
 
