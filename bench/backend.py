@@ -61,6 +61,17 @@ def first_run_time(client) -> float:
     return _best(lambda: next(flows).run(backend=client))
 
 
+def _states_batch(run_id: str, b: int) -> list[dict]:
+    """One request as the reporter makes it: a run's ``states`` event, each task run Running then Success."""
+    from perfect_nb.client.reporter import task_run_key
+
+    tasks = [[task_run_key(run_id, f"t-{b}-{i}", None), f"t-{b}-{i}", "t", None] for i in range(500)]
+    now = time.time()
+    rows = [[i // 2, "Success" if i % 2 else "Running", "Task run succeeded." if i % 2 else None, bool(i % 2), b * 1000 + i + 1, now, None, None]
+            for i in range(1000)]
+    return [{"id": f"bench-{b * 1000 + 1}", "type": "states", "flow_run_id": run_id, "lease": 0, "prefix": "bench", "tasks": tasks, "rows": rows}]
+
+
 ROUNDS = 3  # off/on pairs, one after the other: the machine's noise shows as their spread
 WARM_UP = 3  # recorded runs first, so a round measures what every later run of a flow costs (the first one has its own row)
 
@@ -91,13 +102,13 @@ def main() -> None:
                          f"+{(on - off) / N_TASKS * 1e6:.1f} us per task, the median of {ROUNDS} rounds ({spread}); target: at most 30"))
             rows.append(("same, a flow's first recorded run in the process (it sends its DAG)", f"{first * 1e3:.0f} ms", f"+{(first - off) / N_TASKS * 1e6:.1f} us per task"))
             run_id = str(uuid.uuid4())
-            batches = [[{"id": str(uuid.uuid4()), "type": "state", "flow_run_id": run_id, "task_run_id": f"{run_id}-{b}-{i}", "task_slug": "t",
-                         "state": "Success", "finished": True, "seq": b * 1000 + i + 1, "ts": time.time()} for i in range(1000)] for b in range(20)]
+            batches = [_states_batch(run_id, b) for b in range(20)]
             start = time.perf_counter()
             for batch in batches:
                 client.post_events(batch)
             rate = 20_000 / (time.perf_counter() - start)
-            rows.append(("event ingestion, 20 batches of 1,000 state changes", f"{rate:,.0f} per s", "target: at least 10,000 per s"))
+            rows.append(("event ingestion, 20 batches of 1,000 state changes (500 task runs each, as the reporter sends them)", f"{rate:,.0f} per s",
+                         "target: at least 10,000 per s"))
     finally:
         proc.stop()
     rows.append(("server start-up (process start to first answer)", f"{ready:.2f} s", "target: under 2 s"))
