@@ -211,6 +211,14 @@ def test_a_states_event_with_a_bad_row_is_422_naming_it_and_nothing_is_stored(cl
     assert all(r.id != "bad" for r in client.flow_runs())
 
 
+def test_a_graph_that_is_not_a_flows_graph_is_422_naming_it_and_nothing_is_stored(client):
+    for graph in ([1, 2], {"tasks": "abc"}):
+        with pytest.raises(ClientError) as err:
+            client.post_events([{"id": "x", "type": "flow_run", "flow_run_id": "badgraph", "flow_name": "f", "ts": 1.0, "graph": graph}])
+        assert err.value.status == 422 and "events[0] (flow_run): graph must be an object" in str(err.value)
+    assert all(r.id != "badgraph" for r in client.flow_runs())
+
+
 def test_the_api_describes_itself_on_a_page_that_loads_nothing_from_elsewhere(server):
     import httpx
 

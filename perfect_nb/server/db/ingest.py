@@ -139,6 +139,14 @@ def _new_runs(events: list[dict], now: float) -> list[dict]:
     return list(rows.values())
 
 
+def _check_graphs(events: list[dict]) -> None:
+    """:class:`BadEvents` for a graph that is not the object a flow's graph is."""
+    for i, e in enumerate(events):
+        graph = e.get("graph") if e["type"] in ("flow_run", "graph") else None
+        if graph is not None and not (isinstance(graph, dict) and isinstance(graph.get("tasks", []), list)):
+            raise BadEvents(f"events[{i}] ({e['type']}): graph must be an object with a list of tasks (and edges), got {str(graph)[:100]}.")
+
+
 def _point_at_graphs(conn: sa.Connection, events: list[dict], stored: dict[str, str]) -> None:
     """A ``graph`` event's run now has its graph."""
     for e in events:
@@ -147,11 +155,9 @@ def _point_at_graphs(conn: sa.Connection, events: list[dict], stored: dict[str, 
 
 
 def _store_graphs(conn: sa.Connection, runs: list[dict], events: list[dict]) -> tuple[dict[str, str], list[str]]:
-    """Store the graphs the batch carries (once per content) and point their runs at them.
-    Returns ``({run id: key}`` for the runs that sent their graph, ``[run ids]`` whose
-    ``graph_key`` the server does not have: their key is cleared until a ``graph`` event).
-    The runs are pointed at their keys when they are stored; a ``graph`` event's run, by
-    :func:`_point_at_graphs` afterwards."""
+    """Store the graphs the batch carries, once per content. Returns ``{run id: key}`` for
+    the runs that sent one, and the runs whose ``graph_key`` names a graph the server does
+    not have (their key is cleared; the sender is to send a ``graph`` event)."""
     sent = {r["id"]: (r["graph_key"], r["_graph"]) for r in runs if r["_graph"] is not None}
     later = [e for e in events if e["type"] == "graph" and e.get("graph") is not None]
     sent.update((e["flow_run_id"], (graph_key(e["graph"]), e["graph"])) for e in later)
@@ -260,6 +266,7 @@ def ingest(conn: sa.Connection, events: list[dict]) -> dict:
     whose sender should send a ``graph`` event)."""
     now = time.time()
     changes = state_changes(events)  # checked before anything is written
+    _check_graphs(events)
     runs = _new_runs(events, now)
     stored_graphs, missing_graphs = _store_graphs(conn, runs, events) if runs else ({}, [])
     if runs:
